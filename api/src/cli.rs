@@ -1,0 +1,43 @@
+//! What each subcommand does.
+
+use migration::{Migrator, MigratorTrait};
+
+use crate::{
+    config::{Cli, Command, MigrateAction, Settings},
+    db::Database,
+    shutdown,
+    startup::Application,
+    telemetry,
+};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    telemetry::init(&cli.settings.log)?;
+    match cli.command {
+        Command::Serve => serve(&cli.settings).await,
+        Command::Migrate { action } => migrate(&cli.settings, action).await,
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let stop = shutdown::listen()?;
+    let app = Application::build(settings).await?;
+    app.run_until_stopped(stop).await
+}
+
+async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database).await?;
+    let conn = db.conn();
+    match action {
+        MigrateAction::Up => Migrator::up(conn, None).await?,
+        MigrateAction::Down { steps } => Migrator::down(conn, Some(steps)).await?,
+        MigrateAction::Fresh => Migrator::fresh(conn).await?,
+        MigrateAction::Status => {
+            for migration in Migrator::get_migration_with_status(conn).await? {
+                println!("{:<8} {}", migration.status(), migration.name());
+            }
+        }
+    }
+    db.close().await?;
+    Ok(())
+}

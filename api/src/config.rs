@@ -1,0 +1,163 @@
+//! Command line and settings: one typed struct, every value from a flag or an environment variable,
+//! each with a default that works on a laptop.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Collects the Xandeum pNode network and serves it as a JSON API.
+#[derive(Debug, Parser)]
+#[command(name = "pnode-api", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API until SIGINT or SIGTERM.
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+/// A schema operation.
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the newest migrations.
+    Down {
+        /// How many migrations to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table, then apply every migration: all data is lost.
+    Fresh,
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// Address the HTTP server listens on; port 0 picks a free port.
+    #[arg(
+        long = "bind",
+        env = "PNODE_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "PNODE_WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// On SIGINT or SIGTERM, how long in-flight requests may take to finish, e.g. "30s".
+    #[arg(long, env = "PNODE_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub shutdown_timeout: Duration,
+
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+/// Where the data lives and how many connections may reach it.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// sqlite://FILE?mode=rwc (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = "sqlite://pnodes.db?mode=rwc",
+        global = true
+    )]
+    pub url: String,
+
+    /// Most connections the pool opens.
+    #[arg(
+        long = "db-max-connections",
+        env = "PNODE_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub max_connections: u32,
+
+    /// How long a query may wait for a free connection (or a new one) before it fails, e.g. "5s".
+    #[arg(long = "db-acquire-timeout", env = "PNODE_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub acquire_timeout: Duration,
+}
+
+/// What is logged and how it looks.
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log filter in tracing's EnvFilter syntax, e.g. "info" or "info,pnode_api=debug".
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    pub filter: String,
+
+    /// Log lines as human-readable text or as one JSON object per line.
+    #[arg(long = "log-format", env = "PNODE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Settings with every default, for tests and embedding: what `pnode-api` would use with no
+    /// flags and no environment.
+    pub fn with_database_url(url: impl Into<String>) -> Self {
+        Self {
+            database: DatabaseSettings {
+                url: url.into(),
+                max_connections: 10,
+                acquire_timeout: Duration::from_secs(5),
+            },
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            workers: Some(2),
+            shutdown_timeout: Duration::from_secs(30),
+            log: LogSettings {
+                filter: "info".to_owned(),
+                format: LogFormat::Text,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bad_bind_address_is_rejected_with_the_flag_named() {
+        let err = Cli::try_parse_from(["pnode-api", "--bind", "nowhere", "serve"])
+            .expect_err("an address without a port must be refused");
+        assert!(err.to_string().contains("--bind"), "{err}");
+    }
+
+    #[test]
+    fn durations_read_as_humans_write_them() {
+        let cli = Cli::try_parse_from(["pnode-api", "serve", "--shutdown-timeout", "1m 30s"])
+            .expect("a humantime duration parses");
+        assert_eq!(cli.settings.shutdown_timeout, Duration::from_secs(90));
+    }
+}

@@ -1,0 +1,132 @@
+//! The database: one pool for the process, SQLite or PostgreSQL by URL.
+
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database as SeaDatabase, DatabaseConnection, DbBackend, DbErr,
+    sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
+};
+
+use crate::config::DatabaseSettings;
+
+/// How long SQLite waits on a lock held by another connection before it reports "database is locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connection pool and what is needed to tell whether the database is really there.
+#[derive(Debug, Clone)]
+pub struct Database {
+    conn: DatabaseConnection,
+    /// The SQLite file, when there is one: a file removed under a running process keeps answering
+    /// queries from an unlinked inode whose writes will be lost, so readiness checks it exists.
+    sqlite_file: Option<PathBuf>,
+}
+
+/// Why the database is not ready.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("the database did not answer: {0}")]
+    Unreachable(#[from] DbErr),
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("the SQLite database file {0} is gone")]
+    FileGone(PathBuf),
+}
+
+impl Database {
+    /// Opens the pool. SQLite is opened with WAL (readers never wait for the writer), foreign keys
+    /// on (cascades are part of the schema) and a busy timeout.
+    #[tracing::instrument(name = "connect to the database", skip_all)]
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, DbErr> {
+        let mut options = ConnectOptions::new(settings.url.clone());
+        options
+            .max_connections(settings.max_connections)
+            .min_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(settings.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            });
+        let conn = SeaDatabase::connect(options).await?;
+        let sqlite_file = sqlite_file(&settings.url);
+        Ok(Self { conn, sqlite_file })
+    }
+
+    /// The SeaORM connection, for queries.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Which kind of database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Applies every pending migration.
+    #[tracing::instrument(name = "apply pending migrations", skip_all)]
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.conn, None).await
+    }
+
+    /// Answers whether the database can serve a query now, within `timeout`.
+    pub async fn check_ready(&self, timeout: Duration) -> Result<(), NotReady> {
+        if let Some(file) = self.sqlite_file.as_ref().filter(|file| !file.exists()) {
+            return Err(NotReady::FileGone(file.clone()));
+        }
+        tokio::time::timeout(timeout, self.conn.ping())
+            .await
+            .map_err(|_| NotReady::TimedOut(timeout))??;
+        Ok(())
+    }
+
+    /// Closes every connection of the pool, waiting for those in use to be returned.
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.conn.close().await
+    }
+}
+
+/// The file behind a SQLite URL, or `None` for PostgreSQL and in-memory SQLite.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !url.starts_with("sqlite:") || in_memory {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let file: &Path = options.get_filename();
+    Some(file.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_url_names_its_file() {
+        assert_eq!(
+            sqlite_file("sqlite://pnodes.db?mode=rwc"),
+            Some(PathBuf::from("pnodes.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/pnode/p.db"),
+            Some(PathBuf::from("/var/lib/pnode/p.db"))
+        );
+    }
+
+    #[test]
+    fn postgres_and_memory_urls_have_no_file() {
+        assert_eq!(sqlite_file("postgres://postgres@127.0.0.1/test"), None);
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(
+            sqlite_file("sqlite://shared?mode=memory&cache=shared"),
+            None
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The one error type of the HTTP layer. Every error answers JSON `{"error": ..., "code": ...}`;
+//! internal errors are logged with their cause chain and answered with a generic message.
+
+use std::fmt;
+
+use actix_web::{
+    HttpRequest, HttpResponse, ResponseError,
+    http::{Method, StatusCode, header},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A `Result` whose error is answered as JSON.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    #[schema(example = "parameter `limit` must be an integer from 1 to 1000")]
+    pub error: String,
+    /// What went wrong, for a program: a stable snake_case code.
+    #[schema(example = "invalid_parameter")]
+    pub code: String,
+}
+
+/// Everything an endpoint can answer other than success.
+#[derive(thiserror::Error)]
+pub enum ApiError {
+    /// A query or path parameter has a value outside what it accepts.
+    #[error("parameter `{parameter}` {problem}")]
+    InvalidParameter {
+        parameter: &'static str,
+        problem: String,
+    },
+    /// The request cannot be understood (bad JSON, bad query string, ...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such thing, or no such route.
+    #[error("{0}")]
+    NotFound(String),
+    /// The path exists, but not for this method.
+    #[error("method {method} is not allowed here; allowed: {}", allowed_list(.allowed))]
+    MethodNotAllowed {
+        method: Method,
+        allowed: Vec<Method>,
+    },
+    /// A dependency (the database) cannot serve now; retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A database failure: logged, answered generically.
+    #[error("internal error")]
+    Database(#[from] sea_orm::DbErr),
+    /// Any other failure: logged, answered generically.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// The stable code in the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidParameter { .. } => "invalid_parameter",
+            Self::BadRequest(_) => "bad_request",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::Unavailable(_) => "unavailable",
+            Self::Database(_) | Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    /// Prints the error and every cause below it, one per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = match self {
+            Self::Database(err) => Some(err as &dyn std::error::Error),
+            Self::Internal(err) => Some(err.as_ref() as &dyn std::error::Error),
+            _ => None,
+        };
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidParameter { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let mut response = HttpResponse::build(status);
+        if let Self::MethodNotAllowed { allowed, .. } = self {
+            response.insert_header((header::ALLOW, allowed_list(allowed)));
+        }
+        response.json(ErrorBody {
+            error: self.to_string(),
+            code: self.code().to_owned(),
+        })
+    }
+}
+
+fn allowed_list(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Makes actix's own extractor failures (query string, path, JSON body) answer like every other
+/// error: 400 with a JSON body.
+pub fn extractor_error(err: impl fmt::Display, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(err.to_string()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn internal_errors_hide_their_cause_from_the_client() {
+        let err = ApiError::Internal(anyhow::anyhow!("password=hunter2 leaked"));
+        let body = to_bytes(err.error_response().into_body())
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "internal error", "code": "internal"})
+        );
+    }
+
+    #[test]
+    fn debug_prints_the_cause_chain() {
+        let err = ApiError::Internal(anyhow::anyhow!("disk full").context("writing a sample"));
+        let printed = format!("{err:?}");
+        assert!(printed.contains("writing a sample"), "{printed}");
+        assert!(printed.contains("caused by: disk full"), "{printed}");
+    }
+
+    #[actix_web::test]
+    async fn a_malformed_query_string_answers_json_400() {
+        use actix_web::{App, test, web};
+
+        #[derive(Debug, serde::Deserialize)]
+        struct Page {
+            #[allow(dead_code)]
+            limit: u32,
+        }
+        let app = test::init_service(
+            App::new()
+                .app_data(web::QueryConfig::default().error_handler(extractor_error))
+                .route("/", web::get().to(|_: web::Query<Page>| async { "ok" })),
+        )
+        .await;
+
+        let response = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/?limit=many").to_request(),
+        )
+        .await;
+
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["code"], "bad_request");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("invalid digit")),
+            "the message says what was wrong: {body}"
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_what_is() {
+        let err = ApiError::MethodNotAllowed {
+            method: Method::POST,
+            allowed: vec![Method::GET],
+        };
+        let response = err.error_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            response.headers().get(header::ALLOW).map(|v| v.as_bytes()),
+            Some(&b"GET"[..])
+        );
+    }
+}

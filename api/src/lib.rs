@@ -1,0 +1,15 @@
+//! pnode-api: collects the state of the Xandeum pNode network and serves it as a JSON API.
+//!
+//! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod openapi;
+pub mod request_id;
+pub mod routes;
+pub mod shutdown;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

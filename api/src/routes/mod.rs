@@ -1,0 +1,13 @@
+//! HTTP endpoints, one file each. `configure` registers every documented route; the OpenAPI document
+//! is collected from the same calls, so the two cannot drift apart.
+
+pub mod fallback;
+pub mod health;
+pub mod ready;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers every documented route.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health::health).service(ready::ready);
+}

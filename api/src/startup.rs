@@ -1,0 +1,127 @@
+//! Building and running the HTTP application.
+
+use std::{future::Future, net::TcpListener, time::Duration};
+
+use actix_web::{
+    App, HttpServer,
+    dev::Server,
+    middleware::from_fn,
+    web::{self, JsonConfig, PathConfig, QueryConfig},
+};
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    config::Settings,
+    db::Database,
+    error::extractor_error,
+    openapi,
+    request_id::echo_request_id,
+    routes::{self, fallback::RouteTable},
+    state::AppState,
+};
+
+/// The running service: a bound listener, the server on it, and the database it owns.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Database,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations and binds the listener. Nothing is
+    /// served until [`Application::run_until_stopped`].
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = Database::connect(&settings.database).await?;
+        db.migrate().await?;
+        Self::build_with_database(settings, db)
+    }
+
+    /// Binds the listener and prepares the server over an open, migrated database.
+    pub fn build_with_database(settings: &Settings, db: Database) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = http_server(listener, settings, AppState { db: db.clone() })?;
+        Ok(Self { port, server, db })
+    }
+
+    /// The port the listener is bound to (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// (within the shutdown timeout) and closes the database pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = &'static str>,
+    ) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        tokio::select! {
+            reason = shutdown => {
+                tracing::info!(signal = reason, "shutting down: finishing in-flight requests");
+                handle.stop(true).await;
+                server.await??;
+            }
+            // The server only ends by itself when it failed.
+            ended = &mut server => ended??,
+        }
+        self.db.close().await?;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+fn http_server(
+    listener: TcpListener,
+    settings: &Settings,
+    state: AppState,
+) -> anyhow::Result<Server> {
+    let doc = openapi::document();
+    let route_table = web::Data::new(RouteTable::from_openapi(&doc));
+    let state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .into_utoipa_app()
+            .app_data(state.clone())
+            .app_data(route_table.clone())
+            .app_data(QueryConfig::default().error_handler(extractor_error))
+            .app_data(PathConfig::default().error_handler(extractor_error))
+            .app_data(JsonConfig::default().error_handler(extractor_error))
+            .configure(routes::configure)
+            .map(|app| {
+                app.service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", doc.clone()))
+                    .service(web::redirect("/docs", "/docs/"))
+                    .default_service(web::to(routes::fallback::not_found))
+                    .wrap(from_fn(echo_request_id))
+                    .wrap(TracingLogger::default())
+            })
+            .into_app()
+    })
+    .disable_signals()
+    .shutdown_timeout(whole_seconds(settings.shutdown_timeout));
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    let addr = listener.local_addr()?;
+    let server = server.listen(listener)?.run();
+    tracing::info!(%addr, "listening");
+    Ok(server)
+}
+
+/// actix takes the shutdown timeout in whole seconds; round up so that "500ms" still waits.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}

@@ -1,0 +1,79 @@
+//! The binary's command line, as an operator meets it. (Also makes `cargo test --workspace` build
+//! the binary, which the workspace's integration tests drive.)
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // A test that cannot proceed should panic.
+use std::process::Command;
+
+use migration::MigratorTrait;
+
+fn pnode_api() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pnode-api"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+#[test]
+fn help_documents_every_setting_with_its_environment_variable() {
+    let output = pnode_api().args(["serve", "--help"]).output().expect("run");
+    let help = String::from_utf8(output.stdout).expect("utf-8");
+
+    assert!(output.status.success());
+    for variable in [
+        "DATABASE_URL",
+        "PNODE_BIND",
+        "PNODE_WORKERS",
+        "PNODE_DB_MAX_CONNECTIONS",
+        "PNODE_DB_ACQUIRE_TIMEOUT",
+        "PNODE_SHUTDOWN_TIMEOUT",
+        "RUST_LOG",
+        "PNODE_LOG_FORMAT",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {variable}")),
+            "{variable} missing from:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn migrate_status_lists_every_migration_as_pending_on_a_new_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+
+    let output = pnode_api()
+        .args(["migrate", "status"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run");
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed = String::from_utf8(output.stdout).expect("utf-8");
+    let pending: Vec<_> = listed
+        .lines()
+        .filter(|l| l.starts_with("Pending"))
+        .collect();
+    assert_eq!(
+        pending.len(),
+        migration::Migrator::migrations().len(),
+        "{listed}"
+    );
+}
+
+#[test]
+fn a_bad_setting_fails_before_anything_starts_and_names_it() {
+    let output = pnode_api()
+        .args(["serve"])
+        .env("PNODE_LOG_FORMAT", "xml")
+        .output()
+        .expect("run");
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--log-format"), "{stderr}");
+}

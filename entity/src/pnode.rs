@@ -1,0 +1,54 @@
+//! `pnodes`: one row per node identity (pubkey), with its `get-stats` polling state and credits.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "pnodes")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub pubkey: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    /// Whether the last `get-stats` call succeeded.
+    pub reachable: bool,
+    /// Consecutive failed `get-stats` calls.
+    pub failure_count: i64,
+    pub last_stats_attempt_at: Option<DateTimeUtc>,
+    pub last_stats_success_at: Option<DateTimeUtc>,
+    /// Backoff: no `get-stats` call before this time.
+    pub next_stats_allowed_at: Option<DateTimeUtc>,
+    pub latest_credits: Option<i64>,
+    pub credits_updated_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::pnode_gossip_observation::Entity")]
+    GossipObservation,
+    #[sea_orm(has_many = "super::pnode_stats_sample::Entity")]
+    StatsSample,
+    #[sea_orm(has_many = "super::pnode_seed_sighting::Entity")]
+    SeedSighting,
+}
+
+impl Related<super::pnode_gossip_observation::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::GossipObservation.def()
+    }
+}
+
+impl Related<super::pnode_stats_sample::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::StatsSample.def()
+    }
+}
+
+impl Related<super::pnode_seed_sighting::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::SeedSighting.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,53 @@
+//! SeaORM migrations for the pnode-api schema. The same migrations run on SQLite and PostgreSQL,
+//! and every one of them can be rolled back.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_pnodes;
+mod m20261127_000002_create_pod_credits;
+mod m20261127_000003_create_ingestion_runs;
+
+/// Every migration of the schema, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261127_000001_create_pnodes::Migration),
+            Box::new(m20261127_000002_create_pod_credits::Migration),
+            Box::new(m20261127_000003_create_ingestion_runs::Migration),
+        ]
+    }
+}
+
+/// Builds a `CREATE INDEX` for `table` over `columns`, named so that names stay unique per database.
+fn index<T, C>(name: &str, table: T, columns: impl IntoIterator<Item = C>) -> IndexCreateStatement
+where
+    T: IntoIden,
+    C: IntoIndexColumn,
+{
+    let mut statement = Index::create();
+    statement.name(name).table(table);
+    for column in columns {
+        statement.col(column);
+    }
+    statement.to_owned()
+}
+
+/// A foreign key from `(table, column)` to its parent, deleted and updated with the parent row.
+fn cascade_to<F, FC, T, TC>(from: (F, FC), to: (T, TC)) -> ForeignKeyCreateStatement
+where
+    F: IntoIden,
+    FC: IntoIden,
+    T: IntoIden,
+    TC: IntoIden,
+{
+    ForeignKey::create()
+        .from(from.0, from.1)
+        .to(to.0, to.1)
+        .on_delete(ForeignKeyAction::Cascade)
+        .on_update(ForeignKeyAction::Cascade)
+        .to_owned()
+}

@@ -1,0 +1,16 @@
+//! Integration tests: the real app, on a fresh database, over HTTP. Every database test runs on
+//! SQLite and on PostgreSQL (see `helpers::Backend`).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // A test that cannot proceed should panic.
+
+#[macro_use]
+mod helpers;
+
+mod binary;
+mod errors;
+mod health;
+mod logging;
+mod migrations;
+mod openapi;
+mod ready;
+mod signals;

@@ -1,0 +1,180 @@
+//! The real migrations, on the real backends: up, down, up again.
+
+use migration::{Migrator, MigratorTrait, SchemaManager};
+
+use crate::helpers::{Backend, TestDb};
+
+on_both_backends!(
+    migrations_go_up_down_and_up_again_with_every_index,
+    counters_keep_64_bits_and_a_node_takes_its_history_with_it,
+);
+
+const TABLES: [&str; 7] = [
+    "pnodes",
+    "pnode_gossip_observations",
+    "pnode_stats_samples",
+    "pnode_seed_sightings",
+    "pod_credits_snapshots",
+    "ingestion_runs",
+    "ingestion_run_seed_stats",
+];
+
+const INDEXES: [(&str, &str); 9] = [
+    (
+        "pnode_gossip_observations",
+        "idx_pnode_gossip_observations_pnode_observed",
+    ),
+    (
+        "pnode_gossip_observations",
+        "idx_pnode_gossip_observations_seed",
+    ),
+    (
+        "pnode_gossip_observations",
+        "idx_pnode_gossip_observations_observed",
+    ),
+    (
+        "pnode_stats_samples",
+        "idx_pnode_stats_samples_pnode_sampled",
+    ),
+    ("pnode_stats_samples", "idx_pnode_stats_samples_sampled"),
+    ("pnode_seed_sightings", "idx_pnode_seed_sightings_seed"),
+    ("pnode_seed_sightings", "idx_pnode_seed_sightings_last_seen"),
+    (
+        "pod_credits_snapshots",
+        "idx_pod_credits_snapshots_pubkey_observed",
+    ),
+    (
+        "ingestion_run_seed_stats",
+        "idx_ingestion_run_seed_stats_run_seed",
+    ),
+];
+
+async fn assert_schema(manager: &SchemaManager<'_>, present: bool) {
+    for table in TABLES {
+        assert_eq!(
+            manager.has_table(table).await.expect("has_table"),
+            present,
+            "table {table}"
+        );
+    }
+    if present {
+        for (table, index) in INDEXES {
+            assert!(
+                manager.has_index(table, index).await.expect("has_index"),
+                "index {index}"
+            );
+        }
+    }
+}
+
+async fn migrations_go_up_down_and_up_again_with_every_index(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let conn = db.connect().await;
+    let manager = SchemaManager::new(&conn);
+
+    Migrator::up(&conn, None).await.expect("up");
+    assert_schema(&manager, true).await;
+    assert!(
+        Migrator::get_pending_migrations(&conn)
+            .await
+            .expect("status")
+            .is_empty()
+    );
+
+    Migrator::down(&conn, None).await.expect("down");
+    assert_schema(&manager, false).await;
+    assert_eq!(
+        Migrator::get_applied_migrations(&conn)
+            .await
+            .expect("status")
+            .len(),
+        0
+    );
+
+    Migrator::up(&conn, None).await.expect("up again");
+    assert_schema(&manager, true).await;
+    conn.close().await.expect("close");
+}
+
+async fn counters_keep_64_bits_and_a_node_takes_its_history_with_it(backend: Backend) {
+    use entity::{
+        pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
+        pnode_stats_sample as sample,
+    };
+    use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+
+    let db = TestDb::create(&backend).await;
+    let conn = db.connect().await;
+    Migrator::up(&conn, None).await.expect("up");
+    let now = chrono::Utc::now();
+    let big = i64::from(u32::MAX) * 1_000;
+
+    let node = pnode::ActiveModel {
+        pubkey: Set("7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        reachable: Set(false),
+        failure_count: Set(0),
+        latest_credits: Set(Some(big)),
+        ..Default::default()
+    }
+    .insert(&conn)
+    .await
+    .expect("insert a node");
+    observation::ActiveModel {
+        pnode_id: Set(node.id),
+        seed_base_url: Set("http://127.0.0.1:6000".into()),
+        address: Set("127.0.0.1:9001".into()),
+        observed_at: Set(now),
+        storage_committed: Set(Some(big)),
+        ..Default::default()
+    }
+    .insert(&conn)
+    .await
+    .expect("insert an observation");
+    let stored = sample::ActiveModel {
+        pnode_id: Set(node.id),
+        sampled_at: Set(now),
+        packets_received: Set(Some(i64::MAX)),
+        total_bytes: Set(Some(big)),
+        ..Default::default()
+    }
+    .insert(&conn)
+    .await
+    .expect("insert a sample");
+    sighting::ActiveModel {
+        pnode_id: Set(node.id),
+        seed_base_url: Set("http://127.0.0.1:6000".into()),
+        first_seen_at: Set(now),
+        last_seen_at: Set(now),
+    }
+    .insert(&conn)
+    .await
+    .expect("insert a sighting");
+
+    let read = sample::Entity::find_by_id(stored.id)
+        .one(&conn)
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(read.packets_received, Some(i64::MAX));
+    assert_eq!(read.total_bytes, Some(big));
+
+    pnode::Entity::delete_by_id(node.id)
+        .exec(&conn)
+        .await
+        .expect("delete the node");
+    assert_eq!(
+        observation::Entity::find()
+            .count(&conn)
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(sample::Entity::find().count(&conn).await.expect("count"), 0);
+    assert_eq!(
+        sighting::Entity::find().count(&conn).await.expect("count"),
+        0
+    );
+    conn.close().await.expect("close");
+}
