@@ -1,11 +1,15 @@
 //! What each subcommand does.
 
+use std::time::Instant;
+
+use chrono::Utc;
 use migration::{Migrator, MigratorTrait};
 
 use crate::{
+    bench,
     config::{Cli, Command, MigrateAction, Settings},
     db::Database,
-    shutdown,
+    generate, shutdown,
     startup::Application,
     telemetry,
 };
@@ -15,6 +19,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(&cli.settings.log)?;
     match cli.command {
         Command::Serve => serve(&cli.settings).await,
+        Command::Bench(args) => bench::run(&cli.settings, args).await,
+        Command::Generate(spec) => generate(&cli.settings, spec).await,
         Command::Migrate { action } => migrate(&cli.settings, action).await,
     }
 }
@@ -23,6 +29,24 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let stop = shutdown::listen()?;
     let app = Application::build(settings).await?;
     app.run_until_stopped(stop).await
+}
+
+async fn generate(settings: &Settings, spec: generate::Spec) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database).await?;
+    db.migrate().await?;
+    let started = Instant::now();
+    let written = generate::generate(db.conn(), spec, Utc::now()).await?;
+    println!(
+        "generated {} nodes, {} observations, {} stats samples, {} sightings, {} credits snapshots in {:.1?}",
+        written.nodes,
+        written.observations,
+        written.samples,
+        written.sightings,
+        written.credits,
+        started.elapsed()
+    );
+    db.close().await?;
+    Ok(())
 }
 
 async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<()> {

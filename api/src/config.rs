@@ -5,6 +5,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::seeds::Seeds;
+
 /// Collects the Xandeum pNode network and serves it as a JSON API.
 #[derive(Debug, Parser)]
 #[command(name = "pnode-api", version, about, long_about = None)]
@@ -20,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending migrations, then serve the API until SIGINT or SIGTERM.
     Serve,
+    /// Measure the view: generate a network if the database is empty, start the server, drive it.
+    Bench(crate::bench::BenchArgs),
+    /// Fill the database with a deterministic synthetic network (for tests and benchmarks).
+    Generate(crate::generate::Spec),
     /// Manage the database schema.
     Migrate {
         #[command(subcommand)]
@@ -58,6 +64,10 @@ pub struct Settings {
         global = true
     )]
     pub bind: SocketAddr,
+
+    /// Seed nodes, comma-separated, each `http://host:port` or `NAME=http://host:port`.
+    #[arg(long, env = "PNODE_SEEDS", default_value = "", global = true)]
+    pub seeds: Seeds,
 
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "PNODE_WORKERS", global = true)]
@@ -127,6 +137,7 @@ impl Settings {
                 acquire_timeout: Duration::from_secs(5),
             },
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seeds: Seeds::default(),
             workers: Some(2),
             shutdown_timeout: Duration::from_secs(30),
             log: LogSettings {

@@ -3,6 +3,10 @@
 use std::{
     path::{Path, PathBuf},
     str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -24,6 +28,8 @@ pub struct Database {
     /// The SQLite file, when there is one: a file removed under a running process keeps answering
     /// queries from an unlinked inode whose writes will be lost, so readiness checks it exists.
     sqlite_file: Option<PathBuf>,
+    /// Statements SeaORM has executed on this pool (its metric callback counts them).
+    statements: Arc<AtomicU64>,
 }
 
 /// Why the database is not ready.
@@ -55,14 +61,27 @@ impl Database {
                     .foreign_keys(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
             });
-        let conn = SeaDatabase::connect(options).await?;
-        let sqlite_file = sqlite_file(&settings.url);
-        Ok(Self { conn, sqlite_file })
+        let mut conn = SeaDatabase::connect(options).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&statements);
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Self {
+            conn,
+            sqlite_file: sqlite_file(&settings.url),
+            statements,
+        })
     }
 
     /// The SeaORM connection, for queries.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// Statements executed through this pool since it opened.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Which kind of database this is.

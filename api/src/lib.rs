@@ -2,14 +2,18 @@
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod generate;
 pub mod openapi;
 pub mod request_id;
 pub mod routes;
+pub mod seeds;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod view;

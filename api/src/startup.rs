@@ -52,8 +52,20 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let server = http_server(listener, settings, AppState { db: db.clone() })?;
+        let server = http_server(
+            listener,
+            settings,
+            AppState {
+                db: db.clone(),
+                seeds: settings.seeds.clone(),
+            },
+        )?;
         Ok(Self { port, server, db })
+    }
+
+    /// The database the app serves from (its statement counter included).
+    pub fn database(&self) -> &Database {
+        &self.db
     }
 
     /// The port the listener is bound to (useful with port 0).

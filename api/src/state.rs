@@ -1,9 +1,11 @@
 //! What every handler can reach.
 
-use crate::db::Database;
+use crate::{db::Database, seeds::Seeds};
 
 /// Shared, read-only state of the running app.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Database,
+    /// The configured seeds, listed by the view.
+    pub seeds: Seeds,
 }

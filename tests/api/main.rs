@@ -8,9 +8,13 @@ mod helpers;
 
 mod binary;
 mod errors;
+mod fixtures;
 mod health;
 mod logging;
 mod migrations;
 mod openapi;
+mod pnodes_contract;
+mod pnodes_cost;
+mod pnodes_select;
 mod ready;
 mod signals;

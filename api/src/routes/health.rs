@@ -18,6 +18,7 @@ pub struct Health {
 /// Liveness: answers as long as the process serves HTTP, whatever the database does.
 #[utoipa::path(
     tag = "system",
+    operation_id = "getHealth",
     responses((status = 200, description = "The process is up", body = Health))
 )]
 #[get("/api/health")]

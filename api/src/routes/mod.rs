@@ -3,11 +3,15 @@
 
 pub mod fallback;
 pub mod health;
+pub mod pnodes;
 pub mod ready;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(health::health).service(ready::ready);
+    cfg.service(health::health)
+        .service(ready::ready)
+        .service(pnodes::list)
+        .service(pnodes::one);
 }

@@ -26,6 +26,7 @@ pub struct Ready {
 /// is needed once it is back.
 #[utoipa::path(
     tag = "system",
+    operation_id = "getReady",
     responses(
         (status = 200, description = "The database answers", body = Ready),
         (status = 503, description = "The database does not answer", body = ErrorBody),

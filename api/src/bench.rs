@@ -1,0 +1,232 @@
+//! `pnode-api bench`: the view's cost measured end to end. It fills the configured database with a
+//! generated network (unless it already holds one), starts the real server as a child process on
+//! loopback, drives it, and prints latency, throughput, statements per request and the server's
+//! RSS. It contacts nothing but the server it started.
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::{
+    config::Settings,
+    db::Database,
+    generate::{self, Spec},
+    view::{self, query::PnodeQuery},
+};
+
+/// How hard to drive the server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub network: Spec,
+    /// Requests per scenario, after a warm-up of 20.
+    #[arg(long, default_value_t = 1000)]
+    pub requests: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+const SCENARIOS: [(&str, &str); 2] = [
+    ("full view", "/api/pnodes"),
+    ("page limit=100", "/api/pnodes?limit=100"),
+];
+const WARM_UP: usize = 20;
+
+/// Runs the benchmark and prints its report.
+pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database).await?;
+    db.migrate().await?;
+    let existing = entity::pnode::Entity::find().count(db.conn()).await?;
+    if existing == 0 {
+        let started = Instant::now();
+        let written = generate::generate(db.conn(), args.network, Utc::now()).await?;
+        println!(
+            "generated {} nodes, {} observations, {} samples in {:.1?}",
+            written.nodes,
+            written.observations,
+            written.samples,
+            started.elapsed()
+        );
+    } else {
+        println!("using the {existing} nodes already in the database");
+    }
+    println!(
+        "backend: {:?}; {} nodes; {} requests per scenario at concurrency {}",
+        db.backend(),
+        entity::pnode::Entity::find().count(db.conn()).await?,
+        args.requests,
+        args.concurrency
+    );
+
+    let mut server = ServerProcess::start(&settings.database.url)?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    println!(
+        "{:<16} {:>8} {:>9} {:>9} {:>9} {:>10}",
+        "scenario", "p50 ms", "p99 ms", "max ms", "req/s", "stmts/req"
+    );
+    for (name, path) in SCENARIOS {
+        let statements = statements_per_request(&db, path).await?;
+        let url = format!("http://{}{path}", server.addr);
+        drive(&client, &url, WARM_UP, args.concurrency).await?;
+        let run = drive(&client, &url, args.requests, args.concurrency).await?;
+        println!(
+            "{:<16} {:>8.2} {:>9.2} {:>9.2} {:>9.1} {:>10}",
+            name,
+            run.percentile(0.50),
+            run.percentile(0.99),
+            run.percentile(1.0),
+            run.per_second(),
+            statements
+        );
+    }
+    let rss = server.rss_bytes()?;
+    println!(
+        "server RSS after {} requests: {:.1} MiB",
+        SCENARIOS.len() * (args.requests + WARM_UP),
+        rss as f64 / (1024.0 * 1024.0)
+    );
+    server.stop();
+    db.close().await?;
+    Ok(())
+}
+
+/// The statements the handler's own functions execute for `path`, counted by the metric callback.
+async fn statements_per_request(db: &Database, path: &str) -> anyhow::Result<u64> {
+    let query_string = path.split_once('?').map_or("", |(_, q)| q);
+    let raw = actix_web::web::Query::<view::query::RawPnodeQuery>::from_query(query_string)?;
+    let query = PnodeQuery::try_from(raw.into_inner()).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let before = db.statements_executed();
+    let selection = view::select(db.conn(), &query).await?;
+    for chunk in selection.ids.chunks(view::CHUNK) {
+        view::load(db.conn(), chunk, Utc::now()).await?;
+    }
+    Ok(db.statements_executed() - before)
+}
+
+struct Run {
+    latencies_ms: Vec<f64>,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn percentile(&self, p: f64) -> f64 {
+        let index = ((self.latencies_ms.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_ms.get(index).copied().unwrap_or(f64::NAN)
+    }
+
+    fn per_second(&self) -> f64 {
+        self.latencies_ms.len() as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Sends `requests` GETs, `concurrency` at a time; every answer must be a 200 whose body reads whole.
+async fn drive(
+    client: &reqwest::Client,
+    url: &str,
+    requests: usize,
+    concurrency: usize,
+) -> anyhow::Result<Run> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (client, url, next) = (client.clone(), url.to_owned(), Arc::clone(&next));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < requests {
+                    let sent = Instant::now();
+                    let response = client.get(&url).send().await?;
+                    let status = response.status();
+                    let body = response.bytes().await?;
+                    if !status.is_success() || body.is_empty() {
+                        bail!("GET {url} answered {status}");
+                    }
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+                Ok::<_, anyhow::Error>(latencies)
+            })
+        })
+        .collect();
+    let mut latencies_ms = Vec::with_capacity(requests);
+    for worker in workers {
+        latencies_ms.extend(worker.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies_ms.sort_by(f64::total_cmp);
+    Ok(Run {
+        latencies_ms,
+        elapsed,
+    })
+}
+
+/// `pnode-api serve` in a child process, so that its RSS is the server's alone.
+struct ServerProcess {
+    child: Child,
+    addr: String,
+}
+
+impl ServerProcess {
+    fn start(database_url: &str) -> anyhow::Result<Self> {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("PNODE_BIND", "127.0.0.1:0")
+            .env("PNODE_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn,pnode_api::startup=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("start the server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let Some(line) = lines.next().transpose()? else {
+                bail!("the server exited before listening");
+            };
+            let line: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if line["message"] == "listening" {
+                break line["addr"]
+                    .as_str()
+                    .context("listening address")?
+                    .to_owned();
+            }
+        };
+        // Keep reading so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Self { child, addr })
+    }
+
+    fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("VmRSS in /proc/<pid>/status")?;
+        Ok(kib * 1024)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

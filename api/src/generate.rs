@@ -1,0 +1,288 @@
+//! A deterministic synthetic network for tests and benchmarks: nodes, their gossip history, stats
+//! samples, seed sightings and credits, written with multi-row inserts in transactions.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{
+    pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
+    pnode_stats_sample as sample, pod_credits_snapshot as credits,
+};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, EntityTrait, TransactionSession,
+    TransactionTrait,
+};
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Spec {
+    /// Nodes to create.
+    #[arg(long, default_value_t = 2000)]
+    pub nodes: u32,
+    /// Gossip observations per node (its history depth).
+    #[arg(long = "observations-per-node", default_value_t = 10)]
+    pub observations_per_node: u32,
+    /// Stats samples per node.
+    #[arg(long = "samples-per-node", default_value_t = 10)]
+    pub samples_per_node: u32,
+    /// Seeds whose gossip reported the nodes.
+    #[arg(long, default_value_t = 4)]
+    pub seeds: u32,
+    /// Random seed: the same value makes the same network.
+    #[arg(long = "seed", default_value_t = 1)]
+    pub random_seed: u64,
+}
+
+/// What was written.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub nodes: u64,
+    pub observations: u64,
+    pub samples: u64,
+    pub sightings: u64,
+    pub credits: u64,
+}
+
+/// Rows per INSERT: under SQLite's 32,766 bound values for the widest table (17 columns).
+const ROWS_PER_INSERT: usize = 1500;
+/// Nodes whose rows go in one transaction.
+const NODES_PER_TRANSACTION: usize = 500;
+const SEEN_EVERY: i64 = 60;
+const VERSIONS: [&str; 6] = [
+    "0.7.3",
+    "0.8.0",
+    "0.8.0-trynet.20251212183600.9eea72e",
+    "0.10.1",
+    "unknown",
+    "0.9.0",
+];
+
+/// Adds a synthetic network, as of `now`, to a migrated database. Node pubkeys are fixed by
+/// `spec.random_seed`, so generate into an empty database (or use another seed).
+pub async fn generate<C>(db: &C, spec: Spec, now: DateTime<Utc>) -> Result<Written, DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let first_id = next_node_id(db).await?;
+    let mut rng = SplitMix64(spec.random_seed);
+    let seeds: Vec<String> = (1..=spec.seeds.max(1))
+        .map(|i| format!("http://127.0.1.{i}:6000"))
+        .collect();
+    let mut written = Written::default();
+    let ids: Vec<i64> = (0..i64::from(spec.nodes)).map(|i| first_id + i).collect();
+    for batch in ids.chunks(NODES_PER_TRANSACTION) {
+        let txn = db.begin().await?;
+        let mut rows = Rows::default();
+        for &id in batch {
+            rows.add_node(id, &mut rng, &seeds, spec, now);
+        }
+        written.nodes += insert(&txn, rows.nodes).await?;
+        written.observations += insert(&txn, rows.observations).await?;
+        written.samples += insert(&txn, rows.samples).await?;
+        written.sightings += insert(&txn, rows.sightings).await?;
+        written.credits += insert(&txn, rows.credits).await?;
+        txn.commit().await?;
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Ids were given explicitly: move the sequence past them for later inserts.
+        db.execute_unprepared(
+            "SELECT setval(pg_get_serial_sequence('pnodes', 'id'), (SELECT MAX(id) FROM pnodes))",
+        )
+        .await?;
+    }
+    Ok(written)
+}
+
+async fn next_node_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM pnodes",
+        ))
+        .await?;
+    row.map_or(Ok(1), |row| row.try_get("", "next"))
+}
+
+async fn insert<A>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<u64, DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+{
+    let count = rows.len() as u64;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        A::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(count)
+}
+
+#[derive(Default)]
+struct Rows {
+    nodes: Vec<pnode::ActiveModel>,
+    observations: Vec<observation::ActiveModel>,
+    samples: Vec<sample::ActiveModel>,
+    sightings: Vec<sighting::ActiveModel>,
+    credits: Vec<credits::ActiveModel>,
+}
+
+impl Rows {
+    fn add_node(
+        &mut self,
+        id: i64,
+        rng: &mut SplitMix64,
+        seeds: &[String],
+        spec: Spec,
+        now: DateTime<Utc>,
+    ) {
+        let pubkey = bs58::encode(rng.bytes32()).into_string();
+        let public = rng.below(4) == 0;
+        let reachable = public && rng.below(5) != 0;
+        let address = format!(
+            "127.{}.{}.{}:9001",
+            rng.below(256),
+            rng.below(256),
+            1 + rng.below(254)
+        );
+        let version = VERSIONS[rng.below(VERSIONS.len() as u64) as usize];
+        let depth = i64::from(spec.observations_per_node);
+        let first_seen = now - Duration::seconds(SEEN_EVERY * depth);
+        let failures = if reachable { 0 } else { rng.below(6) as i64 };
+        let credits_now = rng.below(10_000) as i64;
+
+        self.nodes.push(pnode::ActiveModel {
+            id: Set(id),
+            pubkey: Set(pubkey.clone()),
+            created_at: Set(first_seen),
+            updated_at: Set(now),
+            reachable: Set(reachable),
+            failure_count: Set(failures),
+            last_stats_attempt_at: Set(Some(now - Duration::seconds(30))),
+            last_stats_success_at: Set(public.then(|| now - Duration::seconds(30 + 60 * failures))),
+            next_stats_allowed_at: Set(Some(now + Duration::seconds(60 << failures.min(5)))),
+            latest_credits: Set(Some(credits_now)),
+            credits_updated_at: Set(Some(now - Duration::hours(1))),
+        });
+
+        let uptime = rng.below(1_000_000) as i64;
+        let mut seen_by: Vec<(usize, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        for j in 0..depth {
+            let observed_at = first_seen + Duration::seconds(SEEN_EVERY * (j + 1));
+            let seed = (id as usize + j as usize) % seeds.len();
+            match seen_by.iter_mut().find(|(s, _, _)| *s == seed) {
+                Some(entry) => entry.2 = observed_at,
+                None => seen_by.push((seed, observed_at, observed_at)),
+            }
+            self.observations.push(observation::ActiveModel {
+                pnode_id: Set(id),
+                seed_base_url: Set(seeds[seed].clone()),
+                address: Set(address.clone()),
+                version: Set(Some(version.to_owned())),
+                last_seen_timestamp: Set(Some(observed_at.timestamp() - 5)),
+                observed_at: Set(observed_at),
+                is_public: Set(Some(public)),
+                rpc_port: Set(Some(6000)),
+                storage_committed: Set(Some(183_000_000_000)),
+                storage_used: Set(Some(94_633 + j * 1000)),
+                storage_usage_percent: Set(Some((94_633 + j * 1000) as f64 / 183e9 * 100.0)),
+                uptime_seconds: Set(Some(uptime + SEEN_EVERY * j)),
+                ..Default::default()
+            });
+        }
+        self.sightings
+            .extend(
+                seen_by
+                    .into_iter()
+                    .map(|(seed, first, last)| sighting::ActiveModel {
+                        pnode_id: Set(id),
+                        seed_base_url: Set(seeds[seed].clone()),
+                        first_seen_at: Set(first),
+                        last_seen_at: Set(last),
+                    }),
+            );
+
+        let samples = i64::from(spec.samples_per_node);
+        let (mut received, mut sent, mut bytes) = (0_i64, 0_i64, 0_i64);
+        for j in 0..samples {
+            let sampled_at = now - Duration::seconds(SEEN_EVERY * (samples - j));
+            let (d_in, d_out, d_bytes) = (
+                rng.below(600) as i64,
+                rng.below(600) as i64,
+                rng.below(90_000) as i64,
+            );
+            received += d_in;
+            sent += d_out;
+            bytes += d_bytes;
+            let rate = |delta: i64| (j > 0).then(|| delta as f64 / SEEN_EVERY as f64);
+            self.samples.push(sample::ActiveModel {
+                pnode_id: Set(id),
+                seed_base_url: Set(None),
+                sampled_at: Set(sampled_at),
+                cpu_percent: Set(Some(rng.below(10_000) as f64 / 100.0)),
+                ram_used_bytes: Set(Some(5_399_207_936 + rng.below(1 << 30) as i64)),
+                ram_total_bytes: Set(Some(12_567_232_512)),
+                uptime_seconds: Set(Some(uptime + SEEN_EVERY * j)),
+                packets_received: Set(Some(received)),
+                packets_sent: Set(Some(sent)),
+                packets_in_per_sec: Set(rate(d_in)),
+                packets_out_per_sec: Set(rate(d_out)),
+                total_bytes: Set(Some(bytes)),
+                active_streams: Set(Some(rng.below(8) as i64)),
+                delta_bytes: Set((j > 0).then_some(d_bytes)),
+                delta_seconds: Set((j > 0).then_some(SEEN_EVERY as f64)),
+                bytes_per_second: Set(rate(d_bytes)),
+                ..Default::default()
+            });
+        }
+
+        for (age, value) in [
+            (Duration::hours(26), credits_now - rng.below(500) as i64),
+            (Duration::hours(1), credits_now),
+        ] {
+            self.credits.push(credits::ActiveModel {
+                pod_pubkey: Set(pubkey.clone()),
+                credits: Set(value),
+                observed_at: Set(now - age),
+                source_url: Set("http://127.0.1.1:8000/api/pods-credits".to_owned()),
+                ..Default::default()
+            });
+        }
+    }
+}
+
+/// SplitMix64: a small, fast, deterministic generator (not for secrets).
+#[derive(Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+
+    fn bytes32(&mut self) -> [u8; 32] {
+        let mut out = [0; 32];
+        for chunk in out.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next().to_le_bytes());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_makes_the_same_keys() {
+        let (mut a, mut b) = (SplitMix64(7), SplitMix64(7));
+        assert_eq!(a.bytes32(), b.bytes32());
+        assert_ne!(SplitMix64(8).bytes32(), SplitMix64(7).bytes32());
+    }
+}

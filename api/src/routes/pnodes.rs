@@ -1,0 +1,79 @@
+//! `GET /api/pnodes` and `GET /api/pnodes/{pubkey}`: the global view.
+
+use actix_web::{HttpResponse, get, http::header::ContentType, web};
+use chrono::Utc;
+
+use crate::{
+    error::{ApiError, ErrorBody, Result},
+    state::AppState,
+    view::{
+        self,
+        model::{GlobalPnode, Pagination, PnodesBody},
+        query::{PnodeQuery, RawPnodeQuery},
+    },
+};
+
+/// Every node as the network sees it now, with the seeds that have reported it. Without `limit`
+/// the whole selection is streamed; with it, one page and `pagination`.
+#[utoipa::path(
+    tag = "pnodes",
+    operation_id = "listPnodes",
+    params(RawPnodeQuery),
+    responses(
+        (status = 200, description = "The selected nodes, in order", body = PnodesBody),
+        (status = 400, description = "A parameter has a bad value; the message names it", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    )
+)]
+#[get("/api/pnodes")]
+pub async fn list(
+    state: web::Data<AppState>,
+    raw: web::Query<RawPnodeQuery>,
+) -> Result<HttpResponse> {
+    let query = PnodeQuery::try_from(raw.into_inner())?;
+    let db = state.db.conn();
+    let now = Utc::now();
+    let selection = view::select(db, &query).await?;
+    let seeds = state.seeds.as_slice();
+    let Some(limit) = query.limit else {
+        let body = view::stream::body(db.clone(), seeds, selection.ids, now);
+        return Ok(HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .streaming(body));
+    };
+    let nodes = view::load(db, &selection.ids, now).await?;
+    let pagination = Pagination {
+        total: selection.total,
+        limit,
+        offset: query.offset,
+        has_more: query.offset.saturating_add(nodes.len() as u64) < selection.total,
+    };
+    Ok(HttpResponse::Ok().json(PnodesBody {
+        seeds: seeds.to_vec(),
+        pnodes: Some(nodes.clone()),
+        global_pnodes: nodes,
+        pagination: Some(pagination),
+    }))
+}
+
+/// One node, by pubkey.
+#[utoipa::path(
+    tag = "pnodes",
+    operation_id = "getPnode",
+    params(("pubkey" = String, Path, description = "The node's pubkey (base58)")),
+    responses(
+        (status = 200, description = "The node", body = GlobalPnode),
+        (status = 404, description = "No node has this pubkey", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    )
+)]
+#[get("/api/pnodes/{pubkey}")]
+pub async fn one(state: web::Data<AppState>, pubkey: web::Path<String>) -> Result<HttpResponse> {
+    let pubkey = pubkey.into_inner();
+    match view::find(state.db.conn(), &pubkey, Utc::now()).await? {
+        Some(node) => Ok(HttpResponse::Ok().json(node)),
+        None => Err(ApiError::NotFound(format!(
+            "no pnode has pubkey {pubkey:?}"
+        ))),
+    }
+}

@@ -1,0 +1,153 @@
+//! The seed nodes this deployment knows: `PNODE_SEEDS`, validated at start-up.
+
+use std::{fmt, str::FromStr};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A seed node whose gossip the collector reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Seed {
+    /// The seed's base URL, used as its id.
+    #[schema(example = "http://192.190.136.36:6000")]
+    pub id: String,
+    /// A display name.
+    #[schema(example = "Seed 1 (192.190.136.36:6000)")]
+    pub name: String,
+    #[schema(example = "http://192.190.136.36:6000")]
+    pub base_url: String,
+}
+
+/// The configured seeds, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seeds(Vec<Seed>);
+
+impl Seeds {
+    pub fn as_slice(&self) -> &[Seed] {
+        &self.0
+    }
+}
+
+/// Why `PNODE_SEEDS` was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InvalidSeeds(String);
+
+impl fmt::Display for InvalidSeeds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidSeeds {}
+
+impl FromStr for Seeds {
+    type Err = InvalidSeeds;
+
+    /// Reads comma-separated entries, each `URL` or `NAME=URL`, where URL is `http(s)://host:port`.
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        let mut seeds: Vec<Seed> = Vec::new();
+        for (index, entry) in list
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
+            let (name, raw_url) = match entry.split_once('=') {
+                Some((name, url)) if !name.contains("://") => (Some(name.trim()), url.trim()),
+                _ => (None, entry),
+            };
+            let base_url = base_url(raw_url)?;
+            if seeds.iter().any(|seed| seed.base_url == base_url) {
+                return Err(InvalidSeeds(format!("seed {base_url} is listed twice")));
+            }
+            let name = match name {
+                Some("") => return Err(InvalidSeeds(format!("seed {entry:?} has an empty name"))),
+                Some(name) => name.to_owned(),
+                None => format!("Seed {} ({})", index + 1, host_port(&base_url)),
+            };
+            seeds.push(Seed {
+                id: base_url.clone(),
+                name,
+                base_url,
+            });
+        }
+        Ok(Self(seeds))
+    }
+}
+
+/// Checks that `raw` is an http(s) base URL with a host and nothing after it, and returns it
+/// without a trailing slash.
+fn base_url(raw: &str) -> Result<String, InvalidSeeds> {
+    let refuse = |why: &str| {
+        InvalidSeeds(format!(
+            "seed {raw:?} is not a base URL like http://host:6000: {why}"
+        ))
+    };
+    let url = url::Url::parse(raw).map_err(|err| refuse(&err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(refuse("it has no host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("it must not have a path, query or fragment"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn host_port(base_url: &str) -> &str {
+    base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_read_with_and_without_names() {
+        let seeds: Seeds = "http://192.190.136.36:6000, main=http://127.0.0.1:6001/"
+            .parse()
+            .expect("valid");
+        assert_eq!(
+            seeds.as_slice(),
+            [
+                Seed {
+                    id: "http://192.190.136.36:6000".into(),
+                    name: "Seed 1 (192.190.136.36:6000)".into(),
+                    base_url: "http://192.190.136.36:6000".into(),
+                },
+                Seed {
+                    id: "http://127.0.0.1:6001".into(),
+                    name: "main".into(),
+                    base_url: "http://127.0.0.1:6001".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_configured_means_no_seeds() {
+        assert_eq!("".parse::<Seeds>(), Ok(Seeds::default()));
+    }
+
+    #[test]
+    fn bad_seeds_are_refused_with_a_reason() {
+        for (list, reason) in [
+            ("192.190.136.36:6000", "not a base URL"),
+            ("ftp://127.0.0.1:6000", "scheme must be http"),
+            ("http://127.0.0.1:6000/rpc", "must not have a path"),
+            (
+                "http://127.0.0.1:6000,http://127.0.0.1:6000/",
+                "listed twice",
+            ),
+            ("=http://127.0.0.1:6000", "empty name"),
+        ] {
+            let err = list.parse::<Seeds>().expect_err(list);
+            assert!(err.to_string().contains(reason), "{list}: {err}");
+        }
+    }
+}

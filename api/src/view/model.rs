@@ -1,0 +1,248 @@
+//! The JSON the dashboards read (`../shared/reference/api-contract.md`): camelCase, every key
+//! present, absent values `null`, timestamps RFC 3339 UTC with millisecond precision and a `Z`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::FromQueryResult;
+use serde::{Serialize, Serializer};
+use utoipa::ToSchema;
+
+use crate::seeds::Seed;
+
+/// One node as the network sees it now.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalPnode {
+    /// Database id.
+    pub id: i64,
+    /// The node's identity (base58).
+    pub pubkey: String,
+    /// The last get-stats call succeeded.
+    pub reachable: bool,
+    /// Consecutive failed get-stats calls.
+    pub failure_count: i64,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub last_stats_attempt_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub last_stats_success_at: Option<DateTime<Utc>>,
+    /// "ip:port" from the newest gossip observation.
+    #[schema(required = true)]
+    pub latest_address: Option<String>,
+    /// Version from the newest gossip observation.
+    #[schema(required = true)]
+    pub latest_version: Option<String>,
+    /// The newest observation's `last_seen_timestamp` as a time, else when it was observed.
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub gossip_last_seen: Option<DateTime<Utc>>,
+    /// Every seed whose gossip has reported this node (within retention), sorted.
+    pub seed_base_urls_seen: Vec<String>,
+    /// Length of `seedBaseUrlsSeen`.
+    pub seeds_seen_count: usize,
+    #[schema(required = true)]
+    pub latest_stats: Option<LatestStats>,
+    #[schema(required = true)]
+    pub latest_credits: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub credits_updated_at: Option<DateTime<Utc>>,
+    /// Newest credits snapshot minus the newest one at or before 24 h ago; null unless both exist.
+    #[serde(rename = "creditDelta24h")]
+    #[schema(required = true)]
+    pub credit_delta_24h: Option<i64>,
+}
+
+/// The stats sample shown for a node: of its two newest samples, the newer one that has a
+/// throughput value, else the newest.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestStats {
+    /// When the sample was taken.
+    #[serde(serialize_with = "rfc3339_required")]
+    #[schema(value_type = String, format = DateTime)]
+    pub timestamp: DateTime<Utc>,
+    #[schema(required = true)]
+    pub cpu_percent: Option<f64>,
+    /// 0 is a value, not null.
+    #[schema(required = true)]
+    pub ram_used_bytes: Option<i64>,
+    #[schema(required = true)]
+    pub ram_total_bytes: Option<i64>,
+    #[schema(required = true)]
+    pub uptime_seconds: Option<i64>,
+    /// From the cumulative counters, previous sample to this one.
+    #[schema(required = true)]
+    pub packets_in_per_sec: Option<f64>,
+    #[schema(required = true)]
+    pub packets_out_per_sec: Option<f64>,
+    #[schema(required = true)]
+    pub total_bytes: Option<i64>,
+    #[schema(required = true)]
+    pub active_streams: Option<i64>,
+    /// total_bytes delta / seconds between samples; null after a counter reset or a gap under 5 s.
+    #[schema(required = true)]
+    pub bytes_per_second: Option<f64>,
+}
+
+/// `GET /api/pnodes` (the whole network, streamed) and `GET /api/pnodes?limit=` (a page).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PnodesBody {
+    /// The configured seeds.
+    pub seeds: Vec<Seed>,
+    pub global_pnodes: Vec<GlobalPnode>,
+    /// With `limit` only: the same page under the name the paginating dashboard reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pnodes: Option<Vec<GlobalPnode>>,
+    /// With `limit` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<Pagination>,
+}
+
+/// Where a page sits in the whole selection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    /// Nodes matching the filters, over all pages.
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+    /// More nodes come after this page.
+    pub has_more: bool,
+}
+
+/// One row of the details query (see `sql::details`).
+#[derive(Debug, FromQueryResult)]
+pub(super) struct DetailRow {
+    id: i64,
+    pubkey: String,
+    reachable: bool,
+    failure_count: i64,
+    last_stats_attempt_at: Option<DateTime<Utc>>,
+    last_stats_success_at: Option<DateTime<Utc>>,
+    latest_credits: Option<i64>,
+    credits_updated_at: Option<DateTime<Utc>>,
+    latest_address: Option<String>,
+    latest_version: Option<String>,
+    last_seen_timestamp: Option<i64>,
+    observed_at: Option<DateTime<Utc>>,
+    sampled_at: Option<DateTime<Utc>>,
+    cpu_percent: Option<f64>,
+    ram_used_bytes: Option<i64>,
+    ram_total_bytes: Option<i64>,
+    uptime_seconds: Option<i64>,
+    packets_in_per_sec: Option<f64>,
+    packets_out_per_sec: Option<f64>,
+    total_bytes: Option<i64>,
+    active_streams: Option<i64>,
+    bytes_per_second: Option<f64>,
+    credits_now: Option<i64>,
+    credits_day_ago: Option<i64>,
+}
+
+impl DetailRow {
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+
+    pub(super) fn into_pnode(self, seed_base_urls_seen: Vec<String>) -> GlobalPnode {
+        let latest_stats = self.sampled_at.map(|timestamp| LatestStats {
+            timestamp,
+            cpu_percent: self.cpu_percent,
+            ram_used_bytes: self.ram_used_bytes,
+            ram_total_bytes: self.ram_total_bytes,
+            uptime_seconds: self.uptime_seconds,
+            packets_in_per_sec: self.packets_in_per_sec,
+            packets_out_per_sec: self.packets_out_per_sec,
+            total_bytes: self.total_bytes,
+            active_streams: self.active_streams,
+            bytes_per_second: self.bytes_per_second,
+        });
+        GlobalPnode {
+            id: self.id,
+            pubkey: self.pubkey,
+            reachable: self.reachable,
+            failure_count: self.failure_count,
+            last_stats_attempt_at: self.last_stats_attempt_at,
+            last_stats_success_at: self.last_stats_success_at,
+            latest_address: self.latest_address,
+            latest_version: self.latest_version,
+            gossip_last_seen: self
+                .last_seen_timestamp
+                .and_then(unix_seconds)
+                .or(self.observed_at),
+            seeds_seen_count: seed_base_urls_seen.len(),
+            seed_base_urls_seen,
+            latest_stats,
+            latest_credits: self.latest_credits,
+            credits_updated_at: self.credits_updated_at,
+            credit_delta_24h: self
+                .credits_now
+                .zip(self.credits_day_ago)
+                .map(|(now, then)| now.saturating_sub(then)),
+        }
+    }
+}
+
+/// A reported `last_seen_timestamp` as a time. Some clients send milliseconds (anything past
+/// 1e12 cannot be seconds); 0 means "never".
+fn unix_seconds(value: i64) -> Option<DateTime<Utc>> {
+    let seconds = if value > 1_000_000_000_000 {
+        value / 1000
+    } else {
+        value
+    };
+    (seconds > 0)
+        .then(|| DateTime::from_timestamp(seconds, 0))
+        .flatten()
+}
+
+fn rfc3339<S: Serializer>(value: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(time) => rfc3339_required(time, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn rfc3339_required<S: Serializer>(
+    value: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_seen_accepts_seconds_and_milliseconds_and_ignores_zero() {
+        let expected = DateTime::from_timestamp(1_765_057_753, 0);
+        assert_eq!(unix_seconds(1_765_057_753), expected);
+        assert_eq!(unix_seconds(1_765_057_753_000), expected);
+        assert_eq!(unix_seconds(0), None);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_milliseconds_and_z() {
+        let time = DateTime::from_timestamp(1_765_057_753, 5_000_000).expect("valid");
+        let json = serde_json::to_value(Pagination {
+            total: 1,
+            limit: 1,
+            offset: 0,
+            has_more: false,
+        })
+        .expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"total": 1, "limit": 1, "offset": 0, "hasMore": false})
+        );
+        let mut out = Vec::new();
+        rfc3339_required(&time, &mut serde_json::Serializer::new(&mut out)).expect("serialize");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            r#""2025-12-06T21:49:13.005Z""#
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! What a caller of `/api/pnodes` may ask for: filters, order and page, validated. Unknown
+//! parameters are ignored (dashboards add cache-busters); a known one with a bad value is a 400
+//! that names it and what it accepts.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::ApiError;
+
+/// Most nodes one page may hold.
+pub const MAX_LIMIT: u64 = 1000;
+/// Longest accepted `q`.
+const MAX_QUERY_LEN: usize = 200;
+
+/// The query string as it arrives: every value still text, so that a bad one is reported with
+/// its parameter's name.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RawPnodeQuery {
+    /// Only nodes this seed (its base URL) has reported.
+    #[param(example = "http://192.190.136.36:6000")]
+    pub seed: Option<String>,
+    /// Only nodes whose last get-stats call succeeded (`true`) or failed (`false`).
+    #[param(value_type = Option<bool>)]
+    pub reachable: Option<String>,
+    /// Only nodes whose newest gossip observation says public (`true`) or not (`false`).
+    #[param(value_type = Option<bool>)]
+    pub public: Option<String>,
+    /// Only nodes whose newest observed version is exactly this.
+    #[param(example = "0.7.3")]
+    pub version: Option<String>,
+    /// Only nodes whose pubkey or latest address contains this text (case-insensitive).
+    pub q: Option<String>,
+    /// Order by: `id` (default), `pubkey`, `version` (numeric), `uptime`, `activeStreams`,
+    /// `lastSeen` or `credits`. Nulls come last either way; ties go by id.
+    #[param(value_type = Option<SortKey>)]
+    pub sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    #[param(value_type = Option<Order>)]
+    pub order: Option<String>,
+    /// Page size, 1 to 1000. With it the body has `pagination`; without it the whole network
+    /// is returned, streamed.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    /// Nodes to skip, 0 or more (default 0).
+    #[param(value_type = Option<u64>, minimum = 0)]
+    pub offset: Option<String>,
+}
+
+/// A validated request for the global view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PnodeQuery {
+    pub filter: Filter,
+    pub sort: SortKey,
+    pub order: Order,
+    /// `Some` when the caller asked for a page.
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+/// Which nodes to include.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub seed: Option<String>,
+    pub reachable: Option<bool>,
+    pub public: Option<bool>,
+    pub version: Option<String>,
+    /// Lower-cased search text.
+    pub text: Option<String>,
+}
+
+/// What to order by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub enum SortKey {
+    #[default]
+    Id,
+    Pubkey,
+    Version,
+    Uptime,
+    ActiveStreams,
+    LastSeen,
+    Credits,
+}
+
+/// Which way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+const SORT_KEYS: [(&str, SortKey); 7] = [
+    ("id", SortKey::Id),
+    ("pubkey", SortKey::Pubkey),
+    ("version", SortKey::Version),
+    ("uptime", SortKey::Uptime),
+    ("activeStreams", SortKey::ActiveStreams),
+    ("lastSeen", SortKey::LastSeen),
+    ("credits", SortKey::Credits),
+];
+
+impl TryFrom<RawPnodeQuery> for PnodeQuery {
+    type Error = ApiError;
+
+    fn try_from(raw: RawPnodeQuery) -> Result<Self, ApiError> {
+        let text = non_empty(raw.q)
+            .map(|q| {
+                if q.chars().count() > MAX_QUERY_LEN {
+                    Err(invalid(
+                        "q",
+                        format!("must be at most {MAX_QUERY_LEN} characters"),
+                    ))
+                } else {
+                    Ok(q.to_lowercase())
+                }
+            })
+            .transpose()?;
+        Ok(Self {
+            filter: Filter {
+                seed: non_empty(raw.seed).map(|seed| seed.trim_end_matches('/').to_owned()),
+                reachable: raw
+                    .reachable
+                    .map(|v| boolean("reachable", &v))
+                    .transpose()?,
+                public: raw.public.map(|v| boolean("public", &v)).transpose()?,
+                version: non_empty(raw.version),
+                text,
+            },
+            sort: raw
+                .sort
+                .map(|v| sort_key(&v))
+                .transpose()?
+                .unwrap_or_default(),
+            order: raw
+                .order
+                .map(|v| order(&v))
+                .transpose()?
+                .unwrap_or_default(),
+            limit: raw
+                .limit
+                .map(|v| integer("limit", &v, 1, MAX_LIMIT))
+                .transpose()?,
+            offset: raw
+                .offset
+                .map(|v| integer("offset", &v, 0, i64::MAX as u64))
+                .transpose()?
+                .unwrap_or(0),
+        })
+    }
+}
+
+fn invalid(parameter: &'static str, problem: String) -> ApiError {
+    ApiError::InvalidParameter { parameter, problem }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn boolean(parameter: &'static str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(invalid(
+            parameter,
+            format!("must be true or false, not {other:?}"),
+        )),
+    }
+}
+
+fn sort_key(value: &str) -> Result<SortKey, ApiError> {
+    SORT_KEYS
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|(_, key)| *key)
+        .ok_or_else(|| {
+            let names: Vec<_> = SORT_KEYS.iter().map(|(name, _)| *name).collect();
+            invalid(
+                "sort",
+                format!("must be one of {}, not {value:?}", names.join(", ")),
+            )
+        })
+}
+
+fn order(value: &str) -> Result<Order, ApiError> {
+    match value {
+        "asc" => Ok(Order::Asc),
+        "desc" => Ok(Order::Desc),
+        other => Err(invalid(
+            "order",
+            format!("must be asc or desc, not {other:?}"),
+        )),
+    }
+}
+
+fn integer(parameter: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ApiError> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            invalid(
+                parameter,
+                format!("must be an integer from {min} to {max}, not {value:?}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<PnodeQuery, ApiError> {
+        let query: String = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let raw =
+            actix_web::web::Query::<RawPnodeQuery>::from_query(&query).expect("a query string");
+        PnodeQuery::try_from(raw.into_inner())
+    }
+
+    #[test]
+    fn no_parameters_mean_the_whole_network_by_id() {
+        assert_eq!(parse(&[]).expect("valid"), PnodeQuery::default());
+    }
+
+    #[test]
+    fn every_parameter_is_read() {
+        let query = parse(&[
+            ("seed", "http://127.0.0.1:6000/"),
+            ("reachable", "true"),
+            ("public", "false"),
+            ("version", "0.7.3"),
+            ("q", "AbC"),
+            ("sort", "activeStreams"),
+            ("order", "desc"),
+            ("limit", "1000"),
+            ("offset", "20"),
+            ("_", "1764953798"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            query,
+            PnodeQuery {
+                filter: Filter {
+                    seed: Some("http://127.0.0.1:6000".into()),
+                    reachable: Some(true),
+                    public: Some(false),
+                    version: Some("0.7.3".into()),
+                    text: Some("abc".into()),
+                },
+                sort: SortKey::ActiveStreams,
+                order: Order::Desc,
+                limit: Some(1000),
+                offset: 20,
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_the_parameter_and_what_it_accepts() {
+        let cases = [
+            ("reachable", "yes", "must be true or false"),
+            ("public", "1", "must be true or false"),
+            (
+                "sort",
+                "speed",
+                "must be one of id, pubkey, version, uptime, activeStreams, lastSeen, credits",
+            ),
+            ("order", "up", "must be asc or desc"),
+            ("limit", "0", "from 1 to 1000"),
+            ("limit", "1001", "from 1 to 1000"),
+            ("limit", "ten", "from 1 to 1000"),
+            ("offset", "-1", "from 0 to"),
+        ];
+        for (parameter, value, expected) in cases {
+            let err = parse(&[(parameter, value)]).expect_err(parameter);
+            let message = err.to_string();
+            assert!(
+                message.starts_with(&format!("parameter `{parameter}`"))
+                    && message.contains(expected),
+                "{parameter}={value}: {message}"
+            );
+            assert_eq!(err.code(), "invalid_parameter");
+        }
+    }
+
+    #[test]
+    fn empty_text_filters_are_no_filters() {
+        let query = parse(&[("q", ""), ("seed", ""), ("version", " ")]).expect("valid");
+        assert_eq!(query.filter, Filter::default());
+    }
+}
