@@ -66,7 +66,13 @@ pub struct Settings {
     pub bind: SocketAddr,
 
     /// Seed nodes, comma-separated, each `http://host:port` or `NAME=http://host:port`.
-    #[arg(long, env = "PNODE_SEEDS", default_value = "", global = true)]
+    #[arg(
+        id = "seed_urls",
+        long = "seed-urls",
+        env = "PNODE_SEEDS",
+        default_value = "",
+        global = true
+    )]
     pub seeds: Seeds,
 
     /// HTTP worker threads (default: one per CPU core).

@@ -66,14 +66,55 @@ fn migrate_status_lists_every_migration_as_pending_on_a_new_database() {
 }
 
 #[test]
-fn a_bad_setting_fails_before_anything_starts_and_names_it() {
+fn generate_fills_a_database_with_the_network_asked_for() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+
     let output = pnode_api()
-        .args(["serve"])
-        .env("PNODE_LOG_FORMAT", "xml")
+        .args(["generate", "--nodes", "20", "--observations-per-node", "3"])
+        .args(["--samples-per-node", "2", "--seeds", "2", "--seed", "9"])
+        .env("DATABASE_URL", &url)
+        .env("PNODE_SEEDS", "http://127.0.0.1:6000")
         .output()
         .expect("run");
 
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--log-format"), "{stderr}");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(
+        printed.contains("generated 20 nodes, 60 observations, 40 stats samples"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_bad_setting_fails_before_anything_starts_and_names_it() {
+    for (variable, value, named) in [
+        ("PNODE_LOG_FORMAT", "xml", "--log-format"),
+        ("PNODE_BIND", "localhost", "--bind"),
+        (
+            "PNODE_SEEDS",
+            "192.190.136.36:6000",
+            "not a base URL like http://host:6000",
+        ),
+        (
+            "PNODE_SEEDS",
+            "http://127.0.0.1:6000,http://127.0.0.1:6000",
+            "listed twice",
+        ),
+        ("PNODE_SHUTDOWN_TIMEOUT", "soon", "--shutdown-timeout"),
+    ] {
+        let output = pnode_api()
+            .args(["serve"])
+            .env(variable, value)
+            .output()
+            .expect("run");
+
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{variable}={value}: {stderr}");
+    }
 }

@@ -1,12 +1,12 @@
 //! The SQL of the global view. Every per-node "newest" pick is made by the database through the
 //! (pnode_id, time) indexes, one index probe per node, so a request costs the same whatever the
-//! depth of history; nothing here ever reads a node's history into Rust.
+//! depth of history; nothing here reads a node's history into Rust.
 //!
-//! Why correlated subqueries rather than window functions: `ROW_NUMBER() OVER (PARTITION BY
-//! pnode_id ...)` ranks every row of history before filtering, which grows with history depth;
-//! `(SELECT id ... WHERE pnode_id = p.id ORDER BY time DESC LIMIT 1)` walks the index from its
-//! newest end and stops. The same text runs on SQLite and PostgreSQL (where the planner makes each
-//! one an index-scan subplan, as LATERAL would).
+//! Why not window functions: `ROW_NUMBER() OVER (PARTITION BY pnode_id ...)` ranks every row of
+//! history before filtering, which grows with history depth. Instead each node's newest rows are
+//! found by walking its index from the newest end and stopping: a LATERAL subquery on PostgreSQL
+//! (a correlated scalar subquery there lets the planner hash-join whole history tables, measured
+//! at 10x slower for 500 nodes), a correlated scalar subquery on SQLite (which has no LATERAL).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, Statement, Value};
@@ -63,35 +63,44 @@ impl Sql {
     }
 }
 
-/// For each node of `nodes` (a WHERE clause over `pnodes p`, or none): the id of its newest
-/// observation, and of the stats sample that `latestStats` shows — the newer of its two newest
-/// samples that has a throughput value, else the newest.
-const PICKED: &str = "
-picked AS (
-    SELECT p.id AS pnode_id,
-        (SELECT o.id FROM pnode_gossip_observations o WHERE o.pnode_id = p.id
-            ORDER BY o.observed_at DESC, o.id DESC LIMIT 1) AS observation_id,
-        (SELECT s.id FROM pnode_stats_samples s WHERE s.pnode_id = p.id
-            ORDER BY s.sampled_at DESC, s.id DESC LIMIT 1) AS newest_sample_id,
-        (SELECT s.id FROM pnode_stats_samples s WHERE s.pnode_id = p.id
-            ORDER BY s.sampled_at DESC, s.id DESC LIMIT 1 OFFSET 1) AS previous_sample_id
-    FROM pnodes p";
-
-const CHOSEN: &str = "
-chosen AS (
-    SELECT k.pnode_id, k.observation_id,
-        CASE WHEN n.bytes_per_second IS NULL AND r.bytes_per_second IS NOT NULL
-             THEN r.id ELSE n.id END AS sample_id
-    FROM picked k
-    LEFT JOIN pnode_stats_samples n ON n.id = k.newest_sample_id
-    LEFT JOIN pnode_stats_samples r ON r.id = k.previous_sample_id
-)";
-
-const JOIN_CHOSEN: &str = "
-FROM chosen c
-JOIN pnodes p ON p.id = c.pnode_id
-LEFT JOIN pnode_gossip_observations o ON o.id = c.observation_id
-LEFT JOIN pnode_stats_samples s ON s.id = c.sample_id";
+/// `pnodes p` joined to each node's newest observation `o` and to the stats sample `s` that
+/// `latestStats` shows: of the node's two newest samples, the newer one with a throughput value,
+/// else the newest (`bytes_per_second IS NULL` sorts false first).
+fn push_from_latest(sql: &mut Sql) {
+    sql.push(match sql.backend {
+        DbBackend::Postgres => {
+            "
+FROM pnodes p
+LEFT JOIN LATERAL (
+    SELECT o.address, o.version, o.last_seen_timestamp, o.observed_at, o.is_public
+    FROM pnode_gossip_observations o WHERE o.pnode_id = p.id
+    ORDER BY o.observed_at DESC, o.id DESC LIMIT 1
+) o ON TRUE
+LEFT JOIN LATERAL (
+    SELECT t.* FROM (
+        SELECT * FROM pnode_stats_samples s2 WHERE s2.pnode_id = p.id
+        ORDER BY s2.sampled_at DESC, s2.id DESC LIMIT 2
+    ) t
+    ORDER BY t.bytes_per_second IS NULL, t.sampled_at DESC, t.id DESC LIMIT 1
+) s ON TRUE"
+        }
+        _ => {
+            "
+FROM pnodes p
+LEFT JOIN pnode_gossip_observations o ON o.id = (
+    SELECT o2.id FROM pnode_gossip_observations o2 WHERE o2.pnode_id = p.id
+    ORDER BY o2.observed_at DESC, o2.id DESC LIMIT 1
+)
+LEFT JOIN pnode_stats_samples s ON s.id = (
+    SELECT t.id FROM (
+        SELECT s2.id, s2.sampled_at, s2.bytes_per_second FROM pnode_stats_samples s2
+        WHERE s2.pnode_id = p.id ORDER BY s2.sampled_at DESC, s2.id DESC LIMIT 2
+    ) t
+    ORDER BY t.bytes_per_second IS NULL, t.sampled_at DESC, t.id DESC LIMIT 1
+)"
+        }
+    });
+}
 
 /// The ids of every node the query selects, in its order (and with their versions when the
 /// order is by version, which is compared in Rust: see `version::compare`). Paging is applied
@@ -100,8 +109,8 @@ pub fn ordered_ids(backend: DbBackend, query: &PnodeQuery) -> Statement {
     let mut sql = Sql::new(backend);
     let needs_latest = needs_latest(query);
     if needs_latest {
-        sql.push("WITH").push(PICKED).push("),").push(CHOSEN);
-        sql.push("\nSELECT p.id, o.version").push(JOIN_CHOSEN);
+        sql.push("SELECT p.id, o.version");
+        push_from_latest(&mut sql);
     } else {
         sql.push("SELECT p.id, NULL AS version FROM pnodes p");
     }
@@ -191,14 +200,8 @@ fn last_seen_seconds(backend: DbBackend) -> String {
 /// Every field of the view for the nodes `ids`, with their credits now and 24 hours before `now`.
 pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("WITH")
-        .push(PICKED)
-        .push("\n    WHERE p.id IN ")
-        .bind_list(ids);
-    sql.push("),").push(CHOSEN);
     sql.push(
-        "
-SELECT p.id, p.pubkey, p.reachable, p.failure_count, p.last_stats_attempt_at,
+        "SELECT p.id, p.pubkey, p.reachable, p.failure_count, p.last_stats_attempt_at,
     p.last_stats_success_at, p.latest_credits, p.credits_updated_at,
     o.address AS latest_address, o.version AS latest_version,
     o.last_seen_timestamp, o.observed_at, o.is_public,
@@ -212,7 +215,8 @@ SELECT p.id, p.pubkey, p.reachable, p.failure_count, p.last_stats_attempt_at,
     );
     sql.bind(now - chrono::Duration::hours(24));
     sql.push(" ORDER BY cs.observed_at DESC, cs.id DESC LIMIT 1) AS credits_day_ago");
-    sql.push(JOIN_CHOSEN);
+    push_from_latest(&mut sql);
+    sql.push("\nWHERE p.id IN ").bind_list(ids);
     sql.build()
 }
 
