@@ -4,9 +4,11 @@ use std::time::Instant;
 
 use chrono::Utc;
 use migration::{Migrator, MigratorTrait};
+use tokio::sync::watch;
 
 use crate::{
     bench,
+    collector::{Collector, CycleReport},
     config::{Cli, Command, MigrateAction, Settings},
     db::Database,
     generate, shutdown,
@@ -21,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(&cli.settings).await,
         Command::Bench(args) => bench::run(&cli.settings, args).await,
         Command::Generate(spec) => generate(&cli.settings, spec).await,
+        Command::Collect { once } => collect(&cli.settings, once).await,
         Command::Migrate { action } => migrate(&cli.settings, action).await,
     }
 }
@@ -29,6 +32,53 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let stop = shutdown::listen()?;
     let app = Application::build(settings).await?;
     app.run_until_stopped(stop).await
+}
+
+async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
+    if settings.seeds.as_slice().is_empty() {
+        anyhow::bail!("no seeds configured: set PNODE_SEEDS (or --seed-urls)");
+    }
+    let db = Database::connect(&settings.database).await?;
+    db.migrate().await?;
+    let mut collector = Collector::new(
+        db.clone(),
+        &settings.seeds,
+        settings.collector.clone(),
+        &settings.database.url,
+    );
+    let (stop, stopped) = watch::channel(false);
+    if once {
+        match collector.run_cycle(&stopped).await? {
+            Some(report) => print_report(&report),
+            None => println!("another replica holds the collector lock: nothing collected"),
+        }
+    } else {
+        let signal = shutdown::listen()?;
+        let task = tokio::spawn(collector.run(stopped));
+        let name = signal.await;
+        tracing::info!(
+            signal = name,
+            "stopping the collector after its current cycle"
+        );
+        let _ = stop.send(true);
+        task.await?;
+    }
+    db.close().await?;
+    Ok(())
+}
+
+fn print_report(report: &CycleReport) {
+    let t = &report.totals;
+    println!(
+        "run {}: {} nodes observed, get-stats {} attempted ({} ok, {} failed), {} in backoff, {} pods skipped",
+        report.run_id, t.observed, t.attempted, t.success, t.failed, t.backoff, report.skipped
+    );
+    for seed in &report.seeds {
+        match &seed.error {
+            Some(error) => println!("  {}: failed: {error}", seed.seed_base_url),
+            None => println!("  {}: {} nodes", seed.seed_base_url, seed.counts.observed),
+        }
+    }
 }
 
 async fn generate(settings: &Settings, spec: generate::Spec) -> anyhow::Result<()> {

@@ -26,6 +26,12 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Fill the database with a deterministic synthetic network (for tests and benchmarks).
     Generate(crate::generate::Spec),
+    /// Run collection cycles (with --once: one cycle, then exit) without serving the API.
+    Collect {
+        /// Run a single cycle, print what it did and exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Manage the database schema.
     Migrate {
         #[command(subcommand)]
@@ -84,7 +90,35 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 
     #[command(flatten)]
+    pub collector: CollectorSettings,
+
+    #[command(flatten)]
     pub log: LogSettings,
+}
+
+/// How the collector polls the network.
+#[derive(Debug, Clone, Args)]
+pub struct CollectorSettings {
+    /// Time between the starts of two collection cycles, e.g. "60s".
+    #[arg(long = "ingest-interval", env = "PNODE_INGEST_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub interval: Duration,
+
+    /// Timeout of one pRPC call (seed or node), connect and answer included, e.g. "2500ms".
+    #[arg(long = "prpc-timeout", env = "PNODE_PRPC_TIMEOUT", default_value = "2500ms", value_parser = humantime::parse_duration, global = true)]
+    pub prpc_timeout: Duration,
+
+    /// get-stats calls in flight at once.
+    #[arg(
+        long = "stats-concurrency",
+        env = "PNODE_STATS_CONCURRENCY",
+        default_value_t = 32,
+        global = true
+    )]
+    pub stats_concurrency: usize,
+
+    /// Longest a cycle may poll nodes; calls still unanswered then are dropped, e.g. "45s".
+    #[arg(long = "cycle-deadline", env = "PNODE_CYCLE_DEADLINE", default_value = "45s", value_parser = humantime::parse_duration, global = true)]
+    pub cycle_deadline: Duration,
 }
 
 /// Where the data lives and how many connections may reach it.
@@ -145,6 +179,12 @@ impl Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             seeds: Seeds::default(),
             workers: Some(2),
+            collector: CollectorSettings {
+                interval: Duration::from_secs(60),
+                prpc_timeout: Duration::from_millis(2500),
+                stats_concurrency: 32,
+                cycle_deadline: Duration::from_secs(45),
+            },
             shutdown_timeout: Duration::from_secs(30),
             log: LogSettings {
                 filter: "info".to_owned(),

@@ -4,15 +4,18 @@
 
 pub mod bench;
 pub mod cli;
+pub mod collector;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod generate;
 pub mod openapi;
+pub mod prpc;
 pub mod request_id;
 pub mod routes;
 pub mod seeds;
 pub mod shutdown;
+pub mod sim;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -16,6 +16,7 @@ use crate::{error::ErrorBody, routes};
     ),
     components(schemas(ErrorBody)),
     tags(
+        (name = "collector", description = "What the collector did last"),
         (name = "pnodes", description = "The global view: every node now, and who has seen it"),
         (name = "system", description = "Liveness, readiness and the service itself"),
     )

@@ -8,12 +8,14 @@ use actix_web::{
     middleware::from_fn,
     web::{self, JsonConfig, PathConfig, QueryConfig},
 };
+use tokio::{sync::watch, task::JoinHandle};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    config::Settings,
+    collector::Collector,
+    config::{CollectorSettings, Settings},
     db::Database,
     error::extractor_error,
     openapi,
@@ -27,6 +29,9 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Database,
+    /// The collector's stop switch and task, when seeds are configured.
+    collector: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    shutdown_timeout: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -58,9 +63,29 @@ impl Application {
             AppState {
                 db: db.clone(),
                 seeds: settings.seeds.clone(),
+                cycle_stale_after: cycle_stale_after(&settings.collector),
             },
         )?;
-        Ok(Self { port, server, db })
+        let collector = (!settings.seeds.as_slice().is_empty()).then(|| {
+            let (stop, stopped) = watch::channel(false);
+            let collector = Collector::new(
+                db.clone(),
+                &settings.seeds,
+                settings.collector.clone(),
+                &settings.database.url,
+            );
+            (stop, tokio::spawn(collector.run(stopped)))
+        });
+        if collector.is_none() {
+            tracing::info!("no seeds configured (PNODE_SEEDS): the collector is off");
+        }
+        Ok(Self {
+            port,
+            server,
+            db,
+            collector,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
     }
 
     /// The database the app serves from (its statement counter included).
@@ -89,6 +114,18 @@ impl Application {
             }
             // The server only ends by itself when it failed.
             ended = &mut server => ended??,
+        }
+        if let Some((stop, task)) = self.collector {
+            let _ = stop.send(true);
+            let abort = task.abort_handle();
+            if tokio::time::timeout(self.shutdown_timeout, task)
+                .await
+                .is_err()
+            {
+                // Every write of a cycle is a transaction: dropping it mid-way loses nothing.
+                tracing::warn!("the collection cycle outlived the shutdown timeout; abandoning it");
+                abort.abort();
+            }
         }
         self.db.close().await?;
         tracing::info!("shutdown complete");
@@ -131,6 +168,13 @@ fn http_server(
     let server = server.listen(listener)?.run();
     tracing::info!(%addr, "listening");
     Ok(server)
+}
+
+/// A cycle polls for at most its deadline, after seeds that answer within the pRPC timeout; a
+/// minute more covers the writes.
+fn cycle_stale_after(collector: &CollectorSettings) -> chrono::Duration {
+    let bound = collector.cycle_deadline + collector.prpc_timeout * 2 + Duration::from_secs(60);
+    chrono::Duration::from_std(bound).unwrap_or(chrono::Duration::hours(1))
 }
 
 /// actix takes the shutdown timeout in whole seconds; round up so that "500ms" still waits.

@@ -8,4 +8,6 @@ pub struct AppState {
     pub db: Database,
     /// The configured seeds, listed by the view.
     pub seeds: Seeds,
+    /// An unfinished collection run older than this was abandoned, not running.
+    pub cycle_stale_after: chrono::Duration,
 }

@@ -7,6 +7,10 @@
 mod helpers;
 
 mod binary;
+mod collecting;
+mod collector_cycle;
+mod collector_faults;
+mod collector_status;
 mod errors;
 mod fixtures;
 mod health;

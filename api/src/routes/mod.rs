@@ -3,6 +3,7 @@
 
 pub mod fallback;
 pub mod health;
+pub mod ingestion_status;
 pub mod pnodes;
 pub mod ready;
 
@@ -13,5 +14,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::health)
         .service(ready::ready)
         .service(pnodes::list)
-        .service(pnodes::one);
+        .service(pnodes::one)
+        .service(ingestion_status::ingestion_status);
 }

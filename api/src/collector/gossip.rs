@@ -1,0 +1,196 @@
+//! One seed's answer, recorded: nodes upserted by pubkey, one observation per (seed, node), the
+//! seed mapping kept current. One transaction per answer, multi-row statements throughout.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    TransactionSession, TransactionTrait, sea_query::OnConflict,
+};
+
+use crate::prpc::{Pod, PodsAnswer};
+
+/// Rows per statement, well under SQLite's 32,766 bound values for the widest insert here.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// The pods of one answer worth recording, one per pubkey.
+#[derive(Debug, Default)]
+pub struct Selected {
+    pub pods: Vec<(String, Pod)>,
+    /// Entries without a pubkey, with one that is not base58 of 32 bytes, or malformed.
+    pub skipped: usize,
+}
+
+/// Keeps the pods with a valid pubkey; a pubkey reported at several addresses (NAT, restarts)
+/// keeps the entry seen most recently.
+pub fn select(answer: PodsAnswer) -> Selected {
+    let mut skipped = answer.malformed;
+    let mut by_pubkey: HashMap<String, Pod> = HashMap::new();
+    for pod in answer.pods {
+        let Some(pubkey) = pod.pubkey.clone().filter(|key| is_valid_pubkey(key)) else {
+            skipped += 1;
+            continue;
+        };
+        match by_pubkey.get(&pubkey) {
+            Some(kept) if kept.last_seen_timestamp >= pod.last_seen_timestamp => {}
+            _ => {
+                by_pubkey.insert(pubkey, pod);
+            }
+        }
+    }
+    let mut pods: Vec<_> = by_pubkey.into_iter().collect();
+    pods.sort_by(|a, b| a.0.cmp(&b.0));
+    Selected { pods, skipped }
+}
+
+/// A node identity is the base58 encoding of a 32-byte key.
+pub fn is_valid_pubkey(key: &str) -> bool {
+    bs58::decode(key)
+        .into_vec()
+        .is_ok_and(|bytes| bytes.len() == 32)
+}
+
+/// Writes what `seed` reported at `now`, all or nothing. Returns the id of each node.
+pub async fn record<C>(
+    db: &C,
+    seed: &str,
+    pods: &[(String, Pod)],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, i64>, DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
+    let mut ids = HashMap::with_capacity(pods.len());
+    for chunk in pods.chunks(ROWS_PER_STATEMENT) {
+        let nodes = chunk.iter().map(|(pubkey, _)| pnode::ActiveModel {
+            pubkey: Set(pubkey.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            reachable: Set(false),
+            failure_count: Set(0),
+            ..Default::default()
+        });
+        pnode::Entity::insert_many(nodes)
+            .on_conflict(
+                OnConflict::column(pnode::Column::Pubkey)
+                    .update_column(pnode::Column::UpdatedAt)
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        let keys = chunk.iter().map(|(pubkey, _)| pubkey.as_str());
+        for node in pnode::Entity::find()
+            .filter(pnode::Column::Pubkey.is_in(keys))
+            .all(&txn)
+            .await?
+        {
+            ids.insert(node.pubkey, node.id);
+        }
+    }
+
+    let known = |pubkey: &str| ids.get(pubkey).copied();
+    for chunk in pods.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .filter_map(|(pubkey, pod)| Some(observation_row(known(pubkey)?, seed, pod, now)))
+            .collect();
+        observation::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+
+        let sightings = chunk.iter().filter_map(|(pubkey, _)| {
+            Some(sighting::ActiveModel {
+                pnode_id: Set(known(pubkey)?),
+                seed_base_url: Set(seed.to_owned()),
+                first_seen_at: Set(now),
+                last_seen_at: Set(now),
+            })
+        });
+        sighting::Entity::insert_many(sightings)
+            .on_conflict(
+                OnConflict::columns([sighting::Column::PnodeId, sighting::Column::SeedBaseUrl])
+                    .update_column(sighting::Column::LastSeenAt)
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(ids)
+}
+
+fn observation_row(
+    pnode_id: i64,
+    seed: &str,
+    pod: &Pod,
+    now: DateTime<Utc>,
+) -> observation::ActiveModel {
+    observation::ActiveModel {
+        pnode_id: Set(pnode_id),
+        seed_base_url: Set(seed.to_owned()),
+        address: Set(pod.address.clone()),
+        version: Set(pod.version.clone()),
+        last_seen_timestamp: Set(pod.last_seen_timestamp),
+        observed_at: Set(now),
+        is_public: Set(pod.is_public),
+        rpc_port: Set(pod.rpc_port.map(i32::from)),
+        storage_committed: Set(pod.storage_committed.and_then(|v| i64::try_from(v).ok())),
+        storage_used: Set(pod.storage_used.and_then(|v| i64::try_from(v).ok())),
+        storage_usage_percent: Set(pod.storage_usage_percent),
+        uptime_seconds: Set(pod.uptime.and_then(|v| i64::try_from(v).ok())),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prpc::PodsMethod;
+
+    fn pod(address: &str, pubkey: Option<&str>, last_seen: i64) -> Pod {
+        Pod {
+            address: address.to_owned(),
+            pubkey: pubkey.map(str::to_owned),
+            version: None,
+            last_seen_timestamp: Some(last_seen),
+            is_public: None,
+            rpc_port: None,
+            storage_committed: None,
+            storage_used: None,
+            storage_usage_percent: None,
+            uptime: None,
+        }
+    }
+
+    const KEY: &str = "7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR";
+
+    #[test]
+    fn pubkeys_must_be_base58_of_32_bytes() {
+        assert!(is_valid_pubkey(KEY));
+        assert!(!is_valid_pubkey("TestPubkey14"));
+        assert!(!is_valid_pubkey("0OIl"));
+        assert!(!is_valid_pubkey(""));
+    }
+
+    #[test]
+    fn one_pod_per_pubkey_the_newest_wins_and_the_rest_are_counted() {
+        let answer = PodsAnswer {
+            pods: vec![
+                pod("10.0.0.1:9001", Some(KEY), 100),
+                pod("10.0.0.2:9001", Some(KEY), 200),
+                pod("10.0.0.3:9001", None, 300),
+                pod("10.0.0.4:9001", Some("TestPubkey14"), 300),
+            ],
+            total_count: Some(4),
+            method: PodsMethod::WithStats,
+            malformed: 1,
+        };
+        let selected = select(answer);
+        assert_eq!(selected.skipped, 3);
+        assert_eq!(selected.pods.len(), 1);
+        assert_eq!(selected.pods[0].1.address, "10.0.0.2:9001");
+    }
+}

@@ -1,0 +1,211 @@
+//! The collector: every cycle it asks each seed for its view of gossip, records what they saw,
+//! asks each node seen for its stats (unless its backoff runs), and records the run.
+
+mod gossip;
+mod lock;
+mod runs;
+mod stats;
+pub mod status;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+pub use self::runs::{Counts, SeedReport};
+use self::{lock::Leadership, stats::Target};
+use crate::{config::CollectorSettings, db::Database, prpc::PrpcClient, seeds::Seeds};
+
+/// What one cycle did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleReport {
+    pub run_id: i64,
+    pub totals: Counts,
+    pub seeds: Vec<SeedReport>,
+    /// Pods without a valid pubkey, or malformed, over all answers.
+    pub skipped: usize,
+}
+
+/// Polls the seeds and the nodes they report.
+#[derive(Debug)]
+pub struct Collector {
+    db: Database,
+    client: PrpcClient,
+    seeds: Vec<String>,
+    settings: CollectorSettings,
+    leadership: Leadership,
+}
+
+impl Collector {
+    pub fn new(
+        db: Database,
+        seeds: &Seeds,
+        settings: CollectorSettings,
+        database_url: &str,
+    ) -> Self {
+        Self {
+            leadership: Leadership::new(db.backend(), database_url),
+            client: PrpcClient::new(settings.prpc_timeout),
+            seeds: seeds
+                .as_slice()
+                .iter()
+                .map(|seed| seed.base_url.clone())
+                .collect(),
+            db,
+            settings,
+        }
+    }
+
+    /// Cycles every interval until `stop` turns true. A cycle in flight is finished first (each of
+    /// its writes is a transaction, so a cycle dropped part-way leaves nothing half-written).
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut ticks = tokio::time::interval(self.settings.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.changed() => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+            match self.run_cycle(&stop).await {
+                Ok(Some(report)) => tracing::info!(
+                    run = report.run_id,
+                    observed = report.totals.observed,
+                    success = report.totals.success,
+                    failed = report.totals.failed,
+                    backoff = report.totals.backoff,
+                    skipped = report.skipped,
+                    "collection cycle finished"
+                ),
+                Ok(None) => tracing::debug!("another replica collects"),
+                Err(err) => tracing::error!(error = %err, "collection cycle failed"),
+            }
+        }
+        self.leadership.release().await;
+        tracing::info!("collector stopped");
+    }
+
+    /// One cycle, if this replica may collect (`None` when another holds the lock). Stats polling
+    /// is skipped once `stop` is true.
+    pub async fn run_cycle(
+        &mut self,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<CycleReport>> {
+        if !self.leadership.acquire().await? {
+            return Ok(None);
+        }
+        let conn = self.db.conn();
+        let started = Utc::now();
+        let deadline = tokio::time::Instant::now() + self.settings.cycle_deadline;
+        let run_id = runs::start(conn, started).await?;
+
+        let answers =
+            futures_util::future::join_all(self.seeds.iter().map(|seed| self.client.pods(seed)))
+                .await;
+        let mut reports = Vec::with_capacity(self.seeds.len());
+        let mut reported_by: HashMap<i64, Vec<usize>> = HashMap::new();
+        let mut targets: HashMap<i64, (Option<i64>, Target)> = HashMap::new();
+        let mut skipped = 0;
+        for (index, (seed, answer)) in self.seeds.iter().zip(answers).enumerate() {
+            let mut report = SeedReport {
+                seed_base_url: seed.clone(),
+                counts: Counts::default(),
+                error: None,
+            };
+            let selected = match answer {
+                Ok(answer) => gossip::select(answer),
+                Err(err) => {
+                    tracing::warn!(seed = %seed, kind = err.kind(), error = %err, "seed gave no pods");
+                    report.error = Some(format!("{}: {err}", err.kind()));
+                    reports.push(report);
+                    continue;
+                }
+            };
+            skipped += selected.skipped;
+            match gossip::record(conn, seed, &selected.pods, started).await {
+                Ok(ids) => {
+                    report.counts.observed = ids.len() as i64;
+                    for (pubkey, pod) in &selected.pods {
+                        let Some(&id) = ids.get(pubkey) else { continue };
+                        reported_by.entry(id).or_default().push(index);
+                        let Some(url) = stats::rpc_url(&pod.address, pod.rpc_port) else {
+                            continue;
+                        };
+                        let newer = targets
+                            .get(&id)
+                            .is_none_or(|(seen, _)| *seen < pod.last_seen_timestamp);
+                        if newer {
+                            targets.insert(
+                                id,
+                                (pod.last_seen_timestamp, Target { pnode_id: id, url }),
+                            );
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(seed = %seed, error = %err, "recording a seed's answer failed; nothing of it was kept");
+                    report.error = Some(format!("database: {err}"));
+                }
+            }
+            reports.push(report);
+        }
+
+        let ids: Vec<i64> = targets.keys().copied().collect();
+        let waiting: HashSet<i64> = stats::in_backoff(conn, &ids, started)
+            .await?
+            .into_iter()
+            .collect();
+        let due: Vec<Target> = targets
+            .into_values()
+            .map(|(_, target)| target)
+            .filter(|target| !waiting.contains(&target.pnode_id))
+            .collect();
+        let polled = if *stop.borrow() {
+            Vec::new()
+        } else {
+            stats::poll(&self.client, due, self.settings.stats_concurrency, deadline).await
+        };
+        stats::record(conn, &polled, Utc::now()).await?;
+
+        let answered: HashMap<i64, bool> = polled
+            .iter()
+            .map(|p| (p.pnode_id, p.stats.is_some()))
+            .collect();
+        let mut totals = Counts {
+            observed: reported_by.len() as i64,
+            backoff: waiting.len() as i64,
+            ..Counts::default()
+        };
+        tally(&mut totals, answered.values().copied());
+        for (id, seeds) in &reported_by {
+            for &index in seeds {
+                let counts = &mut reports[index].counts;
+                if waiting.contains(id) {
+                    counts.backoff += 1;
+                }
+                tally(counts, answered.get(id).copied());
+            }
+        }
+        runs::finish(conn, run_id, &totals, &reports, Utc::now()).await?;
+        Ok(Some(CycleReport {
+            run_id,
+            totals,
+            seeds: reports,
+            skipped,
+        }))
+    }
+}
+
+/// Adds get-stats outcomes (true: answered) to `counts`.
+fn tally(counts: &mut Counts, outcomes: impl IntoIterator<Item = bool>) {
+    for answered in outcomes {
+        counts.attempted += 1;
+        if answered {
+            counts.success += 1;
+        } else {
+            counts.failed += 1;
+        }
+    }
+}

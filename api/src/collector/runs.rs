@@ -1,0 +1,90 @@
+//! `ingestion_runs` and `ingestion_run_seed_stats`: what each cycle did, overall and per seed.
+
+use chrono::{DateTime, Utc};
+use entity::{ingestion_run as run, ingestion_run_seed_stats as seed_stats};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TransactionSession,
+    TransactionTrait,
+};
+
+/// Counts of one cycle, for all seeds or for one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// get-stats calls made.
+    pub attempted: i64,
+    pub success: i64,
+    /// Nodes skipped because their backoff was still running.
+    pub backoff: i64,
+    pub failed: i64,
+    /// Distinct nodes reported.
+    pub observed: i64,
+}
+
+/// One seed's part of a cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedReport {
+    pub seed_base_url: String,
+    pub counts: Counts,
+    /// Why the seed gave nothing, if it did not.
+    pub error: Option<String>,
+}
+
+/// Opens the run: its row exists, unfinished, while the cycle works.
+pub async fn start(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<i64, DbErr> {
+    let row = run::ActiveModel {
+        started_at: Set(now),
+        finished_at: Set(None),
+        attempted: Set(0),
+        success: Set(0),
+        backoff: Set(0),
+        failed: Set(0),
+        observed: Set(0),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(row.id)
+}
+
+/// Closes the run with its totals and per-seed figures, in one transaction.
+pub async fn finish<C>(
+    db: &C,
+    run_id: i64,
+    totals: &Counts,
+    seeds: &[SeedReport],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
+    if !seeds.is_empty() {
+        let rows = seeds.iter().map(|seed| seed_stats::ActiveModel {
+            ingestion_run_id: Set(run_id),
+            seed_base_url: Set(seed.seed_base_url.clone()),
+            attempted: Set(seed.counts.attempted),
+            backoff: Set(seed.counts.backoff),
+            success: Set(seed.counts.success),
+            failed: Set(seed.counts.failed),
+            observed: Set(seed.counts.observed),
+            error: Set(seed.error.clone()),
+            ..Default::default()
+        });
+        seed_stats::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    run::ActiveModel {
+        id: Set(run_id),
+        finished_at: Set(Some(now)),
+        attempted: Set(totals.attempted),
+        success: Set(totals.success),
+        backoff: Set(totals.backoff),
+        failed: Set(totals.failed),
+        observed: Set(totals.observed),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    txn.commit().await
+}
