@@ -18,8 +18,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    /// As [`Server::start`], with more environment variables.
+    pub fn start_with(database_url: &str, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary())
             .arg("serve")
+            .envs(env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("PNODE_BIND", "127.0.0.1:0")
             .env("PNODE_WORKERS", "1")

@@ -140,7 +140,7 @@ async fn a_stalled_node_does_not_hold_the_cycle(backend: Backend) {
     rig.sim
         .set_pod_fault(public[1], PodFault::Slow(Duration::from_secs(30)));
 
-    // Rig::cycle fails the test if the cycle does not end; the pRPC timeout is 500 ms.
+    // Rig::cycle fails the test if the cycle does not end; the pRPC timeout is 2 s.
     let report = rig.cycle().await;
 
     assert_eq!(

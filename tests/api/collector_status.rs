@@ -162,22 +162,23 @@ async fn the_view_shows_the_collected_network_end_to_end(backend: Backend) {
     .await;
     let pods = sim.pods();
 
-    // The app's own collector runs every 500 ms; wait for its first cycle to land.
+    // The app's own collector runs every 500 ms; wait for its first cycle to finish (gossip is
+    // written before get-stats is, so the view alone would show a half-done cycle).
     let deadline = Instant::now() + Duration::from_secs(30);
-    let body = loop {
-        let body = app.get_json("/api/pnodes").await;
-        if body["globalPnodes"]
-            .as_array()
-            .is_some_and(|n| n.len() == pods.len())
-        {
-            break body;
+    loop {
+        let status = app.get_json("/api/ingestion-status").await;
+        if status["lastRunFinishedAt"].is_string() {
+            break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the network never appeared: {body}"
-        );
+        assert!(Instant::now() < deadline, "no cycle finished: {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    }
+    let body = app.get_json("/api/pnodes").await;
+    assert_eq!(
+        body["globalPnodes"].as_array().map(Vec::len),
+        Some(pods.len()),
+        "{body}"
+    );
 
     assert_eq!(body["seeds"].as_array().map(Vec::len), Some(seeds.len()));
     for pod in &pods {

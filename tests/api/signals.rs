@@ -15,6 +15,7 @@ use crate::{
 };
 
 on_both_backends!(
+    sigterm_during_a_collection_cycle_lets_it_finish_its_writes,
     sigterm_lets_the_response_in_flight_finish_and_exits_0,
     sigint_lets_the_response_in_flight_finish_and_exits_0
 );
@@ -92,4 +93,51 @@ fn complete_responses(mut bytes: &[u8]) -> usize {
         count += 1;
     }
     count
+}
+
+async fn sigterm_during_a_collection_cycle_lets_it_finish_its_writes(backend: Backend) {
+    use pnode_api::sim::{SeedFault, SimConfig, SimNetwork};
+
+    let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
+    // The slow seed keeps the first cycle busy for over a second (the pRPC timeout is 2.5 s).
+    sim.set_seed_fault(0, SeedFault::Slow(Duration::from_millis(1500)));
+    let db = TestDb::create(&backend).await;
+    let seeds = sim.seed_urls().join(",");
+    let mut server = Server::start_with(
+        &db.url,
+        &[("PNODE_SEEDS", &seeds), ("PNODE_INGEST_INTERVAL", "1h")],
+    );
+    server.wait_until_listening();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    nix::sys::signal::kill(server.pid(), Signal::SIGTERM).expect("send the signal");
+    server.wait_for_log("collection cycle finished");
+    server.wait_for_log("shutdown complete");
+    assert_eq!(
+        server.wait_for_exit(Duration::from_secs(20)).code(),
+        Some(0)
+    );
+
+    let conn = db.connect().await;
+    let finished = crate::collecting::scalar(
+        &conn,
+        "SELECT COUNT(*) AS n FROM ingestion_runs WHERE finished_at IS NOT NULL",
+    )
+    .await;
+    let unfinished = crate::collecting::scalar(
+        &conn,
+        "SELECT COUNT(*) AS n FROM ingestion_runs WHERE finished_at IS NULL",
+    )
+    .await;
+    assert_eq!(
+        (finished, unfinished),
+        (1, 0),
+        "the cycle in flight was finished, not cut"
+    );
+    let nodes = crate::collecting::scalar(&conn, "SELECT COUNT(*) AS n FROM pnodes").await;
+    assert_eq!(
+        nodes,
+        sim.pods().len() as i64,
+        "the slow seed's answer was recorded too"
+    );
 }

@@ -4,6 +4,7 @@
 mod gossip;
 mod lock;
 mod runs;
+mod samples;
 mod stats;
 pub mod status;
 
