@@ -11,7 +11,7 @@ use crate::{
     collector::{Collector, CycleReport},
     config::{Cli, Command, MigrateAction, Settings},
     db::Database,
-    generate, shutdown,
+    demo, generate, shutdown,
     startup::Application,
     telemetry,
 };
@@ -20,7 +20,12 @@ use crate::{
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(&cli.settings.log)?;
     match cli.command {
-        Command::Serve => serve(&cli.settings).await,
+        Command::Serve { no_collector } => {
+            let mut settings = cli.settings;
+            settings.run_collector = !no_collector;
+            serve(&settings).await
+        }
+        Command::Demo => demo::run(cli.settings).await,
         Command::Bench(args) => bench::run(&cli.settings, args).await,
         Command::Generate(spec) => generate(&cli.settings, spec).await,
         Command::Collect { once } => collect(&cli.settings, once).await,

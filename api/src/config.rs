@@ -20,8 +20,15 @@ pub struct Cli {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply pending migrations, then serve the API until SIGINT or SIGTERM.
-    Serve,
+    /// Apply pending migrations, then serve the API (and collect, when seeds are set) until SIGINT
+    /// or SIGTERM.
+    Serve {
+        /// Serve the API only; another process runs `pnode-api collect`.
+        #[arg(long)]
+        no_collector: bool,
+    },
+    /// Start a simulated pNode network on loopback, collect it every 5 s and serve the API.
+    Demo,
     /// Measure the view: generate a network if the database is empty, start the server, drive it.
     Bench(crate::bench::BenchArgs),
     /// Fill the database with a deterministic synthetic network (for tests and benchmarks).
@@ -92,6 +99,10 @@ pub struct Settings {
     #[command(flatten)]
     pub collector: CollectorSettings,
 
+    /// Whether `serve` collects (when seeds are set); `serve --no-collector` turns it off.
+    #[arg(skip = true)]
+    pub run_collector: bool,
+
     #[command(flatten)]
     pub log: LogSettings,
 }
@@ -119,6 +130,74 @@ pub struct CollectorSettings {
     /// Longest a cycle may poll nodes; calls still unanswered then are dropped, e.g. "45s".
     #[arg(long = "cycle-deadline", env = "PNODE_CYCLE_DEADLINE", default_value = "45s", value_parser = humantime::parse_duration, global = true)]
     pub cycle_deadline: Duration,
+
+    /// Optional credits source, e.g. https://podcredits.xandeum.network/api/pods-credits (off when empty).
+    #[arg(
+        long = "credits-url",
+        env = "PNODE_CREDITS_URL",
+        default_value = "",
+        global = true
+    )]
+    pub credits_url: String,
+
+    /// Time between two fetches of the credits source, e.g. "1h".
+    #[arg(long = "credits-interval", env = "PNODE_CREDITS_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub credits_interval: Duration,
+
+    /// A pod's credits are stored again when its newest snapshot is this old (or the value changed).
+    #[arg(long = "credits-snapshot-every", env = "PNODE_CREDITS_SNAPSHOT_EVERY", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
+    pub credits_snapshot_every: Duration,
+
+    #[command(flatten)]
+    pub retention: RetentionSettings,
+}
+
+/// How long history is kept; older rows are pruned after collection cycles, in small batches.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionSettings {
+    /// Gossip observations (and seed sightings not renewed) older than this are deleted.
+    #[arg(long = "retain-observations", env = "PNODE_RETAIN_OBSERVATIONS", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    pub observations: Duration,
+
+    /// Stats samples older than this are deleted.
+    #[arg(long = "retain-stats", env = "PNODE_RETAIN_STATS", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    pub stats: Duration,
+
+    /// Collection runs (and their per-seed figures) older than this are deleted.
+    #[arg(long = "retain-runs", env = "PNODE_RETAIN_RUNS", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    pub runs: Duration,
+
+    /// Credits snapshots older than this are deleted.
+    #[arg(long = "retain-credits", env = "PNODE_RETAIN_CREDITS", default_value = "90d", value_parser = humantime::parse_duration, global = true)]
+    pub credits: Duration,
+}
+
+impl Default for CollectorSettings {
+    /// The command line's defaults.
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            prpc_timeout: Duration::from_millis(2500),
+            stats_concurrency: 32,
+            cycle_deadline: Duration::from_secs(45),
+            credits_url: String::new(),
+            credits_interval: Duration::from_secs(3600),
+            credits_snapshot_every: Duration::from_secs(24 * 3600),
+            retention: RetentionSettings::default(),
+        }
+    }
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 3600;
+        Self {
+            observations: Duration::from_secs(7 * DAY),
+            stats: Duration::from_secs(30 * DAY),
+            runs: Duration::from_secs(30 * DAY),
+            credits: Duration::from_secs(90 * DAY),
+        }
+    }
 }
 
 /// Where the data lives and how many connections may reach it.
@@ -179,12 +258,8 @@ impl Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             seeds: Seeds::default(),
             workers: Some(2),
-            collector: CollectorSettings {
-                interval: Duration::from_secs(60),
-                prpc_timeout: Duration::from_millis(2500),
-                stats_concurrency: 32,
-                cycle_deadline: Duration::from_secs(45),
-            },
+            collector: CollectorSettings::default(),
+            run_collector: true,
             shutdown_timeout: Duration::from_secs(30),
             log: LogSettings {
                 filter: "info".to_owned(),
@@ -209,6 +284,51 @@ mod tests {
         let err = Cli::try_parse_from(["pnode-api", "--bind", "nowhere", "serve"])
             .expect_err("an address without a port must be refused");
         assert!(err.to_string().contains("--bind"), "{err}");
+    }
+
+    #[test]
+    fn the_defaults_in_code_are_the_command_line_defaults() {
+        let cli = Cli::try_parse_from(["pnode-api", "serve"]).expect("no flags needed");
+        let parsed = cli.settings.collector;
+        let coded = CollectorSettings::default();
+        assert_eq!(
+            (
+                parsed.interval,
+                parsed.prpc_timeout,
+                parsed.stats_concurrency,
+                parsed.cycle_deadline
+            ),
+            (
+                coded.interval,
+                coded.prpc_timeout,
+                coded.stats_concurrency,
+                coded.cycle_deadline
+            )
+        );
+        assert_eq!(
+            (
+                parsed.credits_interval,
+                parsed.credits_snapshot_every,
+                parsed.retention.observations
+            ),
+            (
+                coded.credits_interval,
+                coded.credits_snapshot_every,
+                coded.retention.observations
+            )
+        );
+        assert_eq!(
+            (
+                parsed.retention.stats,
+                parsed.retention.runs,
+                parsed.retention.credits
+            ),
+            (
+                coded.retention.stats,
+                coded.retention.runs,
+                coded.retention.credits
+            )
+        );
     }
 
     #[test]

@@ -66,7 +66,8 @@ impl Application {
                 cycle_stale_after: cycle_stale_after(&settings.collector),
             },
         )?;
-        let collector = (!settings.seeds.as_slice().is_empty()).then(|| {
+        let collect = settings.run_collector && !settings.seeds.as_slice().is_empty();
+        let collector = collect.then(|| {
             let (stop, stopped) = watch::channel(false);
             let collector = Collector::new(
                 db.clone(),
@@ -76,7 +77,9 @@ impl Application {
             );
             (stop, tokio::spawn(collector.run(stopped)))
         });
-        if collector.is_none() {
+        if !settings.run_collector {
+            tracing::info!("the collector is off (--no-collector)");
+        } else if collector.is_none() {
             tracing::info!("no seeds configured (PNODE_SEEDS): the collector is off");
         }
         Ok(Self {

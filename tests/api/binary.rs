@@ -23,8 +23,13 @@ impl Server {
 
     /// As [`Server::start`], with more environment variables.
     pub fn start_with(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::run("serve", database_url, env)
+    }
+
+    /// `pnode-api <command>` with the test's settings.
+    pub fn run(command: &str, database_url: &str, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary())
-            .arg("serve")
+            .arg(command)
             .envs(env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("PNODE_BIND", "127.0.0.1:0")

@@ -21,6 +21,7 @@ pub fn fast_settings() -> CollectorSettings {
         prpc_timeout: Duration::from_secs(2),
         stats_concurrency: 16,
         cycle_deadline: Duration::from_secs(10),
+        ..CollectorSettings::default()
     }
 }
 

@@ -18,6 +18,7 @@ use crate::{
 on_both_backends!(
     ingestion_status_reports_the_newest_run_globally_and_per_seed,
     the_view_shows_the_collected_network_end_to_end,
+    credits_reach_the_view_and_a_malformed_answer_changes_nothing,
 );
 
 /// Two collectors over one PostgreSQL database: only the holder of the advisory lock writes; when
@@ -208,4 +209,56 @@ async fn the_view_shows_the_collected_network_end_to_end(backend: Backend) {
         );
         assert_eq!(node["latestAddress"].as_str(), Some(pod.address.as_str()));
     }
+}
+
+async fn credits_reach_the_view_and_a_malformed_answer_changes_nothing(backend: Backend) {
+    let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
+    let seeds = sim.seed_urls();
+    let credits_url = sim.credits_url();
+    let app = spawn_app_with(&backend, |settings| {
+        settings.seeds = seeds.join(",").parse().expect("seeds");
+        settings.collector = fast_settings();
+        settings.collector.credits_url = credits_url;
+        settings.collector.credits_interval = Duration::from_millis(300);
+    })
+    .await;
+
+    let credited = || async {
+        let body = app.get_json("/api/pnodes").await;
+        body["globalPnodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| {
+                (
+                    n["pubkey"].as_str().unwrap_or_default().to_owned(),
+                    n["latestCredits"].as_i64(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let before = loop {
+        let nodes = credited().await;
+        if nodes.len() == sim.pods().len() && nodes.iter().all(|(_, c)| c.is_some()) {
+            break nodes;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "credits never reached the view: {nodes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let snapshots = crate::collecting::scalar(
+        &app.db.connect().await,
+        "SELECT COUNT(*) AS n FROM pod_credits_snapshots",
+    )
+    .await;
+    assert!(snapshots >= sim.pods().len() as i64);
+
+    // A malformed answer changes nothing, however often it is fetched.
+    sim.set_credits_fault(true);
+    sim.tick();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(credited().await, before);
 }

@@ -3,6 +3,7 @@
 
 mod gossip;
 mod lock;
+pub mod retention;
 mod runs;
 mod samples;
 mod stats;
@@ -14,8 +15,14 @@ use chrono::Utc;
 use tokio::sync::watch;
 
 pub use self::runs::{Counts, SeedReport};
-use self::{lock::Leadership, stats::Target};
-use crate::{config::CollectorSettings, db::Database, prpc::PrpcClient, seeds::Seeds};
+use self::{lock::Leadership, retention::Pruned, stats::Target};
+use crate::{
+    config::CollectorSettings,
+    credits::{self, CreditsPolicy},
+    db::Database,
+    prpc::PrpcClient,
+    seeds::Seeds,
+};
 
 /// What one cycle did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +32,8 @@ pub struct CycleReport {
     pub seeds: Vec<SeedReport>,
     /// Pods without a valid pubkey, or malformed, over all answers.
     pub skipped: usize,
+    /// History deleted after the cycle, as retention says.
+    pub pruned: Pruned,
 }
 
 /// Polls the seeds and the nodes they report.
@@ -35,6 +44,8 @@ pub struct Collector {
     seeds: Vec<String>,
     settings: CollectorSettings,
     leadership: Leadership,
+    /// For the credits source: no proxy and no redirects, like the pRPC client.
+    credits_client: reqwest::Client,
 }
 
 impl Collector {
@@ -52,19 +63,32 @@ impl Collector {
                 .iter()
                 .map(|seed| seed.base_url.clone())
                 .collect(),
+            credits_client: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
             db,
             settings,
         }
     }
 
-    /// Cycles every interval until `stop` turns true. A cycle in flight is finished first (each of
-    /// its writes is a transaction, so a cycle dropped part-way leaves nothing half-written).
+    /// Cycles every interval, and refreshes credits every credits interval when a source is set,
+    /// until `stop` turns true. A cycle in flight is finished first (each of its writes is a
+    /// transaction, so a cycle dropped part-way leaves nothing half-written).
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(self.settings.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut credit_ticks = tokio::time::interval(self.settings.credits_interval);
+        credit_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let with_credits = !self.settings.credits_url.is_empty();
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
+                _ = credit_ticks.tick(), if with_credits => {
+                    self.refresh_credits().await;
+                    continue;
+                }
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {
@@ -86,6 +110,44 @@ impl Collector {
         }
         self.leadership.release().await;
         tracing::info!("collector stopped");
+    }
+
+    /// Fetches the credits source and stores what changed, on the collecting replica only. A failed
+    /// or malformed fetch changes nothing; it is logged and tried again next time.
+    pub async fn refresh_credits(&mut self) {
+        match self.leadership.acquire().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot check the collector lock");
+                return;
+            }
+        }
+        let policy = CreditsPolicy {
+            snapshot_every: self.settings.credits_snapshot_every,
+            ..CreditsPolicy::default()
+        };
+        let url = &self.settings.credits_url;
+        match credits::refresh(
+            self.db.conn(),
+            &self.credits_client,
+            url,
+            &policy,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(report) => tracing::info!(
+                received = report.received,
+                skipped = report.skipped,
+                snapshots = report.snapshots,
+                nodes_updated = report.nodes_updated,
+                "credits refreshed"
+            ),
+            Err(err) => {
+                tracing::warn!(kind = err.kind(), error = %err, url, "credits refresh failed; nothing changed")
+            }
+        }
     }
 
     /// One cycle, if this replica may collect (`None` when another holds the lock). Stats polling
@@ -190,11 +252,18 @@ impl Collector {
             }
         }
         runs::finish(conn, run_id, &totals, &reports, Utc::now()).await?;
+        // Only the collecting replica prunes, after its writes, in small batches.
+        let pruned =
+            retention::prune(conn, &self.settings.retention, Utc::now(), retention::BATCH).await?;
+        if pruned.total() > 0 {
+            tracing::info!(?pruned, "pruned history past its retention");
+        }
         Ok(Some(CycleReport {
             run_id,
             totals,
             seeds: reports,
             skipped,
+            pruned,
         }))
     }
 }
