@@ -13,6 +13,7 @@ pub mod error;
 pub mod generate;
 pub mod openapi;
 pub mod prpc;
+pub mod pubkey;
 pub mod request_id;
 pub mod routes;
 pub mod seeds;

@@ -10,7 +10,10 @@ use sea_orm::{
     TransactionSession, TransactionTrait, sea_query::OnConflict,
 };
 
-use crate::prpc::{Pod, PodsAnswer};
+use crate::{
+    prpc::{Pod, PodsAnswer},
+    pubkey,
+};
 
 /// Rows per statement, well under SQLite's 32,766 bound values for the widest insert here.
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -29,7 +32,7 @@ pub fn select(answer: PodsAnswer) -> Selected {
     let mut skipped = answer.malformed;
     let mut by_pubkey: HashMap<String, Pod> = HashMap::new();
     for pod in answer.pods {
-        let Some(pubkey) = pod.pubkey.clone().filter(|key| is_valid_pubkey(key)) else {
+        let Some(pubkey) = pod.pubkey.clone().filter(|key| pubkey::is_valid(key)) else {
             skipped += 1;
             continue;
         };
@@ -43,13 +46,6 @@ pub fn select(answer: PodsAnswer) -> Selected {
     let mut pods: Vec<_> = by_pubkey.into_iter().collect();
     pods.sort_by(|a, b| a.0.cmp(&b.0));
     Selected { pods, skipped }
-}
-
-/// A node identity is the base58 encoding of a 32-byte key.
-pub fn is_valid_pubkey(key: &str) -> bool {
-    bs58::decode(key)
-        .into_vec()
-        .is_ok_and(|bytes| bytes.len() == 32)
 }
 
 /// Writes what `seed` reported at `now`, all or nothing. Returns the id of each node.
@@ -166,14 +162,6 @@ mod tests {
     }
 
     const KEY: &str = "7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR";
-
-    #[test]
-    fn pubkeys_must_be_base58_of_32_bytes() {
-        assert!(is_valid_pubkey(KEY));
-        assert!(!is_valid_pubkey("TestPubkey14"));
-        assert!(!is_valid_pubkey("0OIl"));
-        assert!(!is_valid_pubkey(""));
-    }
 
     #[test]
     fn one_pod_per_pubkey_the_newest_wins_and_the_rest_are_counted() {

@@ -70,7 +70,7 @@ fn read_entry(entry: Entry) -> Option<Credit> {
         return None;
     };
     let credits = entry.get("credits").and_then(whole_credits)?;
-    is_valid_pubkey(&pubkey).then_some(Credit { pubkey, credits })
+    crate::pubkey::is_valid(&pubkey).then_some(Credit { pubkey, credits })
 }
 
 /// A non-negative integer, also when written as an integral float (`264.0`); strings, fractions
@@ -83,14 +83,6 @@ fn whole_credits(value: &Value) -> Option<i64> {
     let float = number.as_f64()?;
     // Within (0, 2^53] and integral, the cast is exact.
     (float.fract() == 0.0 && (0.0..=MAX_EXACT_FLOAT).contains(&float)).then_some(float as i64)
-}
-
-/// A pod identity is the base58 encoding of a 32-byte key: the same rule the collector applies
-/// to gossip, so that credits of a string that can never be a node are not kept.
-fn is_valid_pubkey(key: &str) -> bool {
-    bs58::decode(key)
-        .into_vec()
-        .is_ok_and(|bytes| bytes.len() == 32)
 }
 
 #[cfg(test)]
