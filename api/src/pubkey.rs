@@ -18,9 +18,14 @@ mod tests {
         assert!(!is_valid("TestPubkey14"));
         assert!(!is_valid("0OIl"), "0, O, I and l are not base58");
         assert!(!is_valid(""));
+        assert!(is_valid(&bs58::encode([7_u8; 32]).into_string()));
         assert!(
-            !is_valid("7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYv"),
+            !is_valid(&bs58::encode([7_u8; 31]).into_string()),
             "31 bytes"
+        );
+        assert!(
+            !is_valid(&bs58::encode([7_u8; 33]).into_string()),
+            "33 bytes"
         );
     }
 }
