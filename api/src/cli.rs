@@ -1,6 +1,6 @@
 //! What each subcommand does.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use chrono::Utc;
 use migration::{Migrator, MigratorTrait};
@@ -11,7 +11,9 @@ use crate::{
     collector::{Collector, CycleReport},
     config::{Cli, Command, MigrateAction, Settings},
     db::Database,
-    demo, generate, shutdown,
+    demo, generate,
+    memory::{self, MemoryProbe},
+    shutdown,
     startup::Application,
     telemetry,
 };
@@ -59,6 +61,8 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
         }
     } else {
         let signal = shutdown::listen()?;
+        let probe = MemoryProbe::new(settings.memory.alert_mb.saturating_mul(memory::MB))?;
+        let monitor = memory::spawn_monitor(Arc::new(probe), &settings.memory);
         let task = tokio::spawn(collector.run(stopped));
         let name = signal.await;
         tracing::info!(
@@ -67,6 +71,7 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
         );
         let _ = stop.send(true);
         task.await?;
+        monitor.abort();
     }
     db.close().await?;
     Ok(())

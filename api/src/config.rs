@@ -105,6 +105,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub log: LogSettings,
+
+    #[command(flatten)]
+    pub memory: MemorySettings,
 }
 
 /// How the collector polls the network.
@@ -226,6 +229,34 @@ pub struct DatabaseSettings {
     pub acquire_timeout: Duration,
 }
 
+/// How the process watches its own memory.
+#[derive(Debug, Clone, Args)]
+pub struct MemorySettings {
+    /// Time between two memory log lines (target `memory`), e.g. "30s"; 0 turns the lines off
+    /// (the alert is still checked every 30 s).
+    #[arg(long = "memory-log-interval", env = "PNODE_MEMORY_LOG_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub log_interval: Duration,
+
+    /// Resident memory, in MB (MiB), above which an error is logged once per crossing; 0 turns the
+    /// alert off.
+    #[arg(
+        long = "memory-alert-mb",
+        env = "PNODE_MEMORY_ALERT_MB",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub alert_mb: u64,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        Self {
+            log_interval: Duration::from_secs(30),
+            alert_mb: 1024,
+        }
+    }
+}
+
 /// What is logged and how it looks.
 #[derive(Debug, Clone, Args)]
 pub struct LogSettings {
@@ -265,6 +296,7 @@ impl Settings {
                 filter: "info".to_owned(),
                 format: LogFormat::Text,
             },
+            memory: MemorySettings::default(),
         }
     }
 }
@@ -328,6 +360,22 @@ mod tests {
                 coded.retention.runs,
                 coded.retention.credits
             )
+        );
+    }
+
+    #[test]
+    fn a_zero_memory_log_interval_parses_as_off() {
+        let cli = Cli::try_parse_from(["pnode-api", "serve", "--memory-log-interval", "0"])
+            .expect("0 is a duration");
+        assert_eq!(cli.settings.memory.log_interval, Duration::ZERO);
+        let defaults = Cli::try_parse_from(["pnode-api", "serve"]).expect("no flags needed");
+        let coded = MemorySettings::default();
+        assert_eq!(
+            (
+                defaults.settings.memory.log_interval,
+                defaults.settings.memory.alert_mb
+            ),
+            (coded.log_interval, coded.alert_mb)
         );
     }
 

@@ -1,6 +1,7 @@
 //! The database: one pool for the process, SQLite or PostgreSQL by URL.
 
 use std::{
+    future::Future,
     path::{Path, PathBuf},
     str::FromStr,
     sync::{
@@ -20,6 +21,39 @@ use crate::config::DatabaseSettings;
 
 /// How long SQLite waits on a lock held by another connection before it reports "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+tokio::task_local! {
+    /// The counter of the request (or other unit of work) whose statements are being counted.
+    static COUNTING: StatementCounter;
+}
+
+/// Counts the statements run by the futures given to [`StatementCounter::count`], whatever other
+/// tasks do on the same pool meanwhile. (SeaORM calls its metric callback in the task that ran the
+/// statement, so a task-local tells whose statement it was.)
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Runs `work`, counting its statements on this counter.
+    pub async fn count<F: Future>(&self, work: F) -> F::Output {
+        COUNTING.scope(self.clone(), work).await
+    }
+
+    /// Statements counted so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The pool's connections now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    /// Most connections the pool may open.
+    pub max: u32,
+}
 
 /// The connection pool and what is needed to tell whether the database is really there.
 #[derive(Debug, Clone)]
@@ -66,6 +100,8 @@ impl Database {
         let counter = Arc::clone(&statements);
         conn.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
+            let _outside_any_count =
+                COUNTING.try_with(|count| count.0.fetch_add(1, Ordering::Relaxed));
         });
         Ok(Self {
             conn,
@@ -82,6 +118,33 @@ impl Database {
     /// Statements executed through this pool since it opened.
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// How many connections are open and idle.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (open, idle, max) = match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+        };
+        PoolStats {
+            open,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        }
     }
 
     /// Which kind of database this is.

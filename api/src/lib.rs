@@ -2,6 +2,7 @@
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
+pub mod allocator;
 pub mod bench;
 pub mod cli;
 pub mod collector;
@@ -11,6 +12,8 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod generate;
+pub mod memory;
+pub mod metrics;
 pub mod openapi;
 pub mod prpc;
 pub mod pubkey;

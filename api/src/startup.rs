@@ -1,6 +1,6 @@
 //! Building and running the HTTP application.
 
-use std::{future::Future, net::TcpListener, time::Duration};
+use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{
     App, HttpServer,
@@ -14,10 +14,13 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
+    allocator,
     collector::Collector,
     config::{CollectorSettings, Settings},
     db::Database,
     error::extractor_error,
+    memory::{self, MemoryProbe},
+    metrics::{self, Metrics},
     openapi,
     request_id::echo_request_id,
     routes::{self, fallback::RouteTable},
@@ -31,6 +34,7 @@ pub struct Application {
     db: Database,
     /// The collector's stop switch and task, when seeds are configured.
     collector: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    memory_monitor: JoinHandle<()>,
     shutdown_timeout: Duration,
 }
 
@@ -57,6 +61,19 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let collector =
+            (settings.run_collector && !settings.seeds.as_slice().is_empty()).then(|| {
+                Collector::new(
+                    db.clone(),
+                    &settings.seeds,
+                    settings.collector.clone(),
+                    &settings.database.url,
+                )
+            });
+        let metrics = Metrics::new(collector.as_ref().map(Collector::metrics));
+        let probe = Arc::new(MemoryProbe::new(
+            settings.memory.alert_mb.saturating_mul(memory::MB),
+        )?);
         let server = http_server(
             listener,
             settings,
@@ -64,17 +81,13 @@ impl Application {
                 db: db.clone(),
                 seeds: settings.seeds.clone(),
                 cycle_stale_after: cycle_stale_after(&settings.collector),
+                memory: Arc::clone(&probe),
             },
+            metrics,
         )?;
-        let collect = settings.run_collector && !settings.seeds.as_slice().is_empty();
-        let collector = collect.then(|| {
+        let memory_monitor = memory::spawn_monitor(probe, &settings.memory);
+        let collector = collector.map(|collector| {
             let (stop, stopped) = watch::channel(false);
-            let collector = Collector::new(
-                db.clone(),
-                &settings.seeds,
-                settings.collector.clone(),
-                &settings.database.url,
-            );
             (stop, tokio::spawn(collector.run(stopped)))
         });
         if !settings.run_collector {
@@ -87,6 +100,7 @@ impl Application {
             server,
             db,
             collector,
+            memory_monitor,
             shutdown_timeout: settings.shutdown_timeout,
         })
     }
@@ -130,6 +144,7 @@ impl Application {
                 abort.abort();
             }
         }
+        self.memory_monitor.abort();
         self.db.close().await?;
         tracing::info!("shutdown complete");
         Ok(())
@@ -140,15 +155,18 @@ fn http_server(
     listener: TcpListener,
     settings: &Settings,
     state: AppState,
+    metrics: Metrics,
 ) -> anyhow::Result<Server> {
     let doc = openapi::document();
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
     let state = web::Data::new(state);
+    let metrics = web::Data::new(metrics);
     let mut server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()
             .app_data(state.clone())
             .app_data(route_table.clone())
+            .app_data(metrics.clone())
             .app_data(QueryConfig::default().error_handler(extractor_error))
             .app_data(PathConfig::default().error_handler(extractor_error))
             .app_data(JsonConfig::default().error_handler(extractor_error))
@@ -158,6 +176,7 @@ fn http_server(
                     .service(web::redirect("/docs", "/docs/"))
                     .default_service(web::to(routes::fallback::not_found))
                     .wrap(from_fn(echo_request_id))
+                    .wrap(from_fn(metrics::http::track))
                     .wrap(TracingLogger::default())
             })
             .into_app()
@@ -169,7 +188,7 @@ fn http_server(
     }
     let addr = listener.local_addr()?;
     let server = server.listen(listener)?.run();
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, allocator = allocator::NAME, "listening");
     Ok(server)
 }
 

@@ -1,6 +1,8 @@
 //! What every handler can reach.
 
-use crate::{db::Database, seeds::Seeds};
+use std::sync::Arc;
+
+use crate::{db::Database, memory::MemoryProbe, seeds::Seeds};
 
 /// Shared, read-only state of the running app.
 #[derive(Debug, Clone)]
@@ -10,4 +12,6 @@ pub struct AppState {
     pub seeds: Seeds,
     /// An unfinished collection run older than this was abandoned, not running.
     pub cycle_stale_after: chrono::Duration,
+    /// This process's memory, for the memory endpoint, `/metrics` and the view's debug lines.
+    pub memory: Arc<MemoryProbe>,
 }

@@ -30,13 +30,14 @@ impl Server {
     pub fn run(command: &str, database_url: &str, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary())
             .arg(command)
-            .envs(env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("PNODE_BIND", "127.0.0.1:0")
             .env("PNODE_WORKERS", "1")
             .env("PNODE_LOG_FORMAT", "json")
             .env("PNODE_SHUTDOWN_TIMEOUT", "15s")
             .env("RUST_LOG", "info")
+            // The test's own variables last: they override the defaults above.
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -77,6 +78,19 @@ impl Server {
                 Err(err) => panic!("no such log line: {err}"),
             }
         }
+    }
+
+    /// Every log line written during the next `window`.
+    pub fn lines_during(&mut self, window: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + window;
+        let mut lines = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            lines.push(line);
+        }
+        lines
     }
 
     /// The `http://ip:port` it listens on, from its "listening" line.

@@ -16,6 +16,8 @@ mod errors;
 mod fixtures;
 mod health;
 mod logging;
+mod memory;
+mod metrics;
 mod migrations;
 mod openapi;
 mod pnodes_contract;

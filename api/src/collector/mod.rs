@@ -20,6 +20,7 @@ use crate::{
     config::CollectorSettings,
     credits::{self, CreditsPolicy},
     db::Database,
+    metrics::{CollectorMetrics, collector::CycleOutcome},
     prpc::PrpcClient,
     seeds::Seeds,
 };
@@ -46,6 +47,7 @@ pub struct Collector {
     leadership: Leadership,
     /// For the credits source: no proxy and no redirects, like the pRPC client.
     credits_client: reqwest::Client,
+    metrics: CollectorMetrics,
 }
 
 impl Collector {
@@ -70,7 +72,13 @@ impl Collector {
                 .unwrap_or_default(),
             db,
             settings,
+            metrics: CollectorMetrics::default(),
         }
+    }
+
+    /// The cycle counters, to register with `/metrics`.
+    pub fn metrics(&self) -> &CollectorMetrics {
+        &self.metrics
     }
 
     /// Cycles every interval, and refreshes credits every credits interval when a source is set,
@@ -156,6 +164,27 @@ impl Collector {
         &mut self,
         stop: &watch::Receiver<bool>,
     ) -> anyhow::Result<Option<CycleReport>> {
+        let started = std::time::Instant::now();
+        let result = self.cycle(stop).await;
+        let outcome = match &result {
+            Ok(Some(report)) => {
+                let failed: Vec<&str> = report
+                    .seeds
+                    .iter()
+                    .filter(|seed| seed.error.is_some())
+                    .map(|seed| seed.seed_base_url.as_str())
+                    .collect();
+                self.metrics.found(&report.totals, report.skipped, &failed);
+                CycleOutcome::Finished
+            }
+            Ok(None) => CycleOutcome::NotLeader,
+            Err(_) => CycleOutcome::Failed,
+        };
+        self.metrics.cycle(outcome, started.elapsed());
+        result
+    }
+
+    async fn cycle(&mut self, stop: &watch::Receiver<bool>) -> anyhow::Result<Option<CycleReport>> {
         if !self.leadership.acquire().await? {
             return Ok(None);
         }

@@ -4,6 +4,8 @@
 pub mod fallback;
 pub mod health;
 pub mod ingestion_status;
+pub mod memory;
+pub mod metrics;
 pub mod pnodes;
 pub mod ready;
 
@@ -15,5 +17,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(ready::ready)
         .service(pnodes::list)
         .service(pnodes::one)
-        .service(ingestion_status::ingestion_status);
+        .service(ingestion_status::ingestion_status)
+        .service(memory::memory)
+        .service(metrics::metrics);
 }

@@ -5,9 +5,11 @@ use chrono::Utc;
 
 use crate::{
     error::{ApiError, ErrorBody, Result},
+    metrics::Metrics,
     state::AppState,
     view::{
         self,
+        cost::RequestCost,
         model::{GlobalPnode, Pagination, PnodesBody},
         query::{PnodeQuery, RawPnodeQuery},
     },
@@ -28,20 +30,27 @@ use crate::{
 #[get("/api/pnodes")]
 pub async fn list(
     state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
     raw: web::Query<RawPnodeQuery>,
 ) -> Result<HttpResponse> {
     let query = PnodeQuery::try_from(raw.into_inner())?;
     let db = state.db.conn();
     let now = Utc::now();
-    let selection = view::select(db, &query).await?;
+    let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
+    let selection = cost.statements().count(view::select(db, &query)).await?;
+    cost.selected(selection.total);
     let seeds = state.seeds.as_slice();
     let Some(limit) = query.limit else {
-        let body = view::stream::body(db.clone(), seeds, selection.ids, now);
+        let body = view::stream::body(db.clone(), seeds, selection.ids, now, cost);
         return Ok(HttpResponse::Ok()
             .content_type(ContentType::json())
             .streaming(body));
     };
-    let nodes = view::load(db, &selection.ids, now).await?;
+    let nodes = cost
+        .statements()
+        .count(view::load(db, &selection.ids, now))
+        .await?;
+    cost.loaded(&nodes);
     let pagination = Pagination {
         total: selection.total,
         limit,
@@ -68,9 +77,19 @@ pub async fn list(
     )
 )]
 #[get("/api/pnodes/{pubkey}")]
-pub async fn one(state: web::Data<AppState>, pubkey: web::Path<String>) -> Result<HttpResponse> {
+pub async fn one(
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+    pubkey: web::Path<String>,
+) -> Result<HttpResponse> {
     let pubkey = pubkey.into_inner();
-    match view::find(state.db.conn(), &pubkey, Utc::now()).await? {
+    let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
+    let found = cost
+        .statements()
+        .count(view::find(state.db.conn(), &pubkey, Utc::now()))
+        .await?;
+    cost.loaded(found.as_slice());
+    match found {
         Some(node) => Ok(HttpResponse::Ok().json(node)),
         None => Err(ApiError::NotFound(format!(
             "no pnode has pubkey {pubkey:?}"

@@ -5,6 +5,7 @@
 //! observation, chosen stats sample and credits; and the seed mapping). Only ids are held for the
 //! whole selection; full rows are built one chunk at a time.
 
+pub mod cost;
 pub mod model;
 pub mod query;
 pub mod sql;

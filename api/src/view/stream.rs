@@ -6,16 +6,18 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 use sea_orm::DatabaseConnection;
 
-use super::{CHUNK, load};
+use super::{CHUNK, cost::RequestCost, load};
 use crate::{error::ApiError, seeds::Seed};
 
 /// `{"seeds":[...],"globalPnodes":[...]}` for `ids`, in order. A database failure part-way ends
-/// the stream with an error (the client sees a cut, invalid document, never a wrong one).
+/// the stream with an error (the client sees a cut, invalid document, never a wrong one). `cost`
+/// counts the chunks' statements and rows, and is recorded when the stream ends or is dropped.
 pub fn body(
     db: DatabaseConnection,
     seeds: &[Seed],
     ids: Vec<i64>,
     now: DateTime<Utc>,
+    cost: RequestCost,
 ) -> impl Stream<Item = Result<Bytes, ApiError>> + use<> {
     let head = serde_json::to_vec(seeds).map(|seeds| {
         let mut head = b"{\"seeds\":".to_vec();
@@ -30,6 +32,7 @@ pub fn body(
         next: 0,
         written: 0,
         now,
+        cost,
     };
     let chunks = stream::unfold(Some(cursor), |cursor| async move {
         let mut cursor = cursor?;
@@ -51,13 +54,20 @@ struct Cursor {
     /// Nodes written so far (a node deleted since the selection is skipped).
     written: usize,
     now: DateTime<Utc>,
+    cost: RequestCost,
 }
 
 impl Cursor {
     /// The next chunk's nodes as JSON array elements, comma-separated from what came before.
     async fn chunk(&mut self) -> Result<Bytes, ApiError> {
         let end = (self.next + CHUNK).min(self.ids.len());
-        let nodes = load(&self.db, &self.ids[self.next..end], self.now).await?;
+        let ids = &self.ids[self.next..end];
+        let nodes = self
+            .cost
+            .statements()
+            .count(load(&self.db, ids, self.now))
+            .await?;
+        self.cost.loaded(&nodes);
         let mut out = Vec::with_capacity(nodes.len() * 640);
         for node in &nodes {
             if self.written > 0 {

@@ -1,0 +1,162 @@
+//! `/metrics`: the process's figures for Prometheus, kept with the `prometheus-client` crate.
+//!
+//! Counters and histograms move as things happen (HTTP requests, view requests, collection cycles);
+//! memory and pool gauges are read when scraped, so they are never stale.
+
+pub mod collector;
+pub mod http;
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::{Registry, Unit},
+};
+
+pub use self::collector::CollectorMetrics;
+use self::http::HttpMetrics;
+use crate::{db::Database, memory::MemorySample};
+
+/// The content type of the OpenMetrics text format, which Prometheus reads.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+/// Every metric of the process, registered once.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub http: HttpMetrics,
+    /// Statements executed per view request (`/api/pnodes`, `/api/pnodes/{pubkey}`).
+    pub view_statements: Histogram,
+    resident: Gauge,
+    virtual_size: Gauge,
+    allocated: Gauge,
+    allocator_resident: Gauge,
+    alert_threshold: Gauge,
+    over_alert: Gauge,
+    pool: Family<PoolLabels, Gauge>,
+    pool_max: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric; the collector's when this process collects.
+    pub fn new(collector: Option<&CollectorMetrics>) -> Self {
+        let mut metrics = Self {
+            registry: Registry::default(),
+            http: HttpMetrics::default(),
+            view_statements: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            resident: Gauge::default(),
+            virtual_size: Gauge::default(),
+            allocated: Gauge::default(),
+            allocator_resident: Gauge::default(),
+            alert_threshold: Gauge::default(),
+            over_alert: Gauge::default(),
+            pool: Family::default(),
+            pool_max: Gauge::default(),
+        };
+        metrics.register();
+        if let Some(collector) = collector {
+            collector.register(metrics.registry.sub_registry_with_prefix("pnode_collector"));
+        }
+        metrics
+    }
+
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        r.register_with_unit(
+            "process_resident_memory",
+            "Resident set size of the process",
+            Unit::Bytes,
+            self.resident.clone(),
+        );
+        r.register_with_unit(
+            "process_virtual_memory",
+            "Virtual memory size of the process",
+            Unit::Bytes,
+            self.virtual_size.clone(),
+        );
+        if crate::allocator::stats().is_some() {
+            r.register_with_unit(
+                "pnode_allocator_allocated",
+                "Bytes allocated by the program through the global allocator",
+                Unit::Bytes,
+                self.allocated.clone(),
+            );
+            r.register_with_unit(
+                "pnode_allocator_resident",
+                "Physical memory held by the global allocator",
+                Unit::Bytes,
+                self.allocator_resident.clone(),
+            );
+        }
+        r.register_with_unit(
+            "pnode_memory_alert_threshold",
+            "RSS above which the memory alert fires (0: off)",
+            Unit::Bytes,
+            self.alert_threshold.clone(),
+        );
+        r.register(
+            "pnode_memory_over_alert",
+            "1 while RSS is above the alert threshold",
+            self.over_alert.clone(),
+        );
+        r.register(
+            "pnode_view_statements",
+            "Database statements executed per view request",
+            self.view_statements.clone(),
+        );
+        r.register(
+            "db_pool_connections",
+            "Open database connections, by state",
+            self.pool.clone(),
+        );
+        r.register(
+            "db_pool_max_connections",
+            "Most connections the database pool may open",
+            self.pool_max.clone(),
+        );
+        self.http.register(r);
+    }
+
+    /// Every metric in the OpenMetrics text format, with the gauges read now.
+    pub fn render(
+        &self,
+        memory: &MemorySample,
+        alert_bytes: u64,
+        db: &Database,
+    ) -> Result<String, std::fmt::Error> {
+        self.resident.set(as_gauge(memory.rss_bytes));
+        self.virtual_size.set(as_gauge(memory.virtual_bytes));
+        self.allocated
+            .set(as_gauge(memory.allocated_bytes.unwrap_or_default()));
+        self.allocator_resident.set(as_gauge(
+            memory.allocator_resident_bytes.unwrap_or_default(),
+        ));
+        self.alert_threshold.set(as_gauge(alert_bytes));
+        self.over_alert
+            .set(i64::from(alert_bytes > 0 && memory.rss_bytes > alert_bytes));
+        let pool = db.pool_stats();
+        let in_use = pool.open.saturating_sub(pool.idle);
+        self.pool
+            .get_or_create(&PoolLabels { state: "in_use" })
+            .set(i64::from(in_use));
+        self.pool
+            .get_or_create(&PoolLabels { state: "idle" })
+            .set(i64::from(pool.idle));
+        self.pool_max.set(i64::from(pool.max));
+        let mut text = String::new();
+        encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+fn as_gauge(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

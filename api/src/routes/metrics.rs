@@ -1,0 +1,32 @@
+//! `GET /metrics`: every metric, in the text format Prometheus scrapes.
+
+use actix_web::{HttpResponse, get, web};
+
+use crate::{
+    error::{ApiError, ErrorBody, Result},
+    metrics::{CONTENT_TYPE, Metrics},
+    state::AppState,
+};
+
+/// Process memory, HTTP requests by route and status with latency, the database pool, statements
+/// per view request and the collector's cycles, in the OpenMetrics text format.
+#[utoipa::path(
+    tag = "system",
+    operation_id = "getMetrics",
+    responses(
+        (status = 200, description = "The metrics now", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 500, description = "The metrics could not be written", body = ErrorBody),
+    )
+)]
+#[get("/metrics")]
+pub async fn metrics(
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse> {
+    let sample = state.memory.sample();
+    let text = metrics
+        .render(&sample, state.memory.alert_bytes(), &state.db)
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("cannot write the metrics: {err}")))?;
+    Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))
+}
