@@ -24,3 +24,4 @@ mod pnodes_select;
 mod ready;
 mod retention;
 mod signals;
+mod soak;
