@@ -5,10 +5,7 @@
 
 use std::{
     process::{Child, Command, Stdio},
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -20,6 +17,7 @@ use crate::{
     config::Settings,
     db::Database,
     generate::{self, Spec},
+    load::{self, Tally},
     view::{self, query::PnodeQuery},
 };
 
@@ -69,25 +67,32 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
     );
 
     let mut server = ServerProcess::start(&settings.database.url)?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()?;
+    let client = load::client(Duration::from_secs(120))?;
     println!(
         "{:<16} {:>8} {:>9} {:>9} {:>9} {:>10}",
         "scenario", "p50 ms", "p99 ms", "max ms", "req/s", "stmts/req"
     );
     for (name, path) in SCENARIOS {
         let statements = statements_per_request(&db, path).await?;
-        let url = format!("http://{}{path}", server.addr);
-        drive(&client, &url, WARM_UP, args.concurrency).await?;
-        let run = drive(&client, &url, args.requests, args.concurrency).await?;
+        let url = reqwest::Url::parse(&format!("http://{}{path}", server.addr))?;
+        let tally = Arc::new(Tally::default());
+        load::drive(&client, &url, WARM_UP, args.concurrency, &tally).await?;
+        let run = load::drive(&client, &url, args.requests, args.concurrency, &tally).await?;
+        if let Some(first) = tally.first_errors().first() {
+            bail!(
+                "{} of {} requests failed, first: {first}",
+                tally.failed(),
+                tally.done()
+            );
+        }
+        let ms = |p| run.latencies.percentile(p).unwrap_or(f64::NAN);
         println!(
             "{:<16} {:>8.2} {:>9.2} {:>9.2} {:>9.1} {:>10}",
             name,
-            run.percentile(0.50),
-            run.percentile(0.99),
-            run.percentile(1.0),
-            run.per_second(),
+            ms(0.50),
+            ms(0.99),
+            ms(1.0),
+            run.per_second().unwrap_or(f64::NAN),
             statements
         );
     }
@@ -113,62 +118,6 @@ async fn statements_per_request(db: &Database, path: &str) -> anyhow::Result<u64
         view::load(db.conn(), chunk, Utc::now()).await?;
     }
     Ok(db.statements_executed() - before)
-}
-
-struct Run {
-    latencies_ms: Vec<f64>,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn percentile(&self, p: f64) -> f64 {
-        let index = ((self.latencies_ms.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies_ms.get(index).copied().unwrap_or(f64::NAN)
-    }
-
-    fn per_second(&self) -> f64 {
-        self.latencies_ms.len() as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-/// Sends `requests` GETs, `concurrency` at a time; every answer must be a 200 whose body reads whole.
-async fn drive(
-    client: &reqwest::Client,
-    url: &str,
-    requests: usize,
-    concurrency: usize,
-) -> anyhow::Result<Run> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let (client, url, next) = (client.clone(), url.to_owned(), Arc::clone(&next));
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < requests {
-                    let sent = Instant::now();
-                    let response = client.get(&url).send().await?;
-                    let status = response.status();
-                    let body = response.bytes().await?;
-                    if !status.is_success() || body.is_empty() {
-                        bail!("GET {url} answered {status}");
-                    }
-                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                }
-                Ok::<_, anyhow::Error>(latencies)
-            })
-        })
-        .collect();
-    let mut latencies_ms = Vec::with_capacity(requests);
-    for worker in workers {
-        latencies_ms.extend(worker.await??);
-    }
-    let elapsed = started.elapsed();
-    latencies_ms.sort_by(f64::total_cmp);
-    Ok(Run {
-        latencies_ms,
-        elapsed,
-    })
 }
 
 /// `pnode-api serve` in a child process, so that its RSS is the server's alone.

@@ -13,7 +13,7 @@ use crate::{
     db::Database,
     demo, generate,
     memory::{self, MemoryProbe},
-    shutdown,
+    shutdown, soak,
     startup::Application,
     telemetry,
 };
@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo => demo::run(cli.settings).await,
         Command::Bench(args) => bench::run(&cli.settings, args).await,
+        Command::Soak(args) => soak(&args).await,
         Command::Generate(spec) => generate(&cli.settings, spec).await,
         Command::Collect { once } => collect(&cli.settings, once).await,
         Command::Migrate { action } => migrate(&cli.settings, action).await,
@@ -39,6 +40,14 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let stop = shutdown::listen()?;
     let app = Application::build(settings).await?;
     app.run_until_stopped(stop).await
+}
+
+/// Prints the soak's report to stdout; a failed verdict is the command's error, after the report.
+async fn soak(args: &soak::SoakArgs) -> anyhow::Result<()> {
+    let report = soak::run(args, &mut std::io::stdout()).await?;
+    report
+        .verdict(args.max_growth)
+        .map_err(|reasons| anyhow::anyhow!("soak failed: {reasons}"))
 }
 
 async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {

@@ -31,6 +31,9 @@ pub enum Command {
     Demo,
     /// Measure the view: generate a network if the database is empty, start the server, drive it.
     Bench(crate::bench::BenchArgs),
+    /// Drive a running server (--url) with GETs while sampling its memory; fail on errors or RSS
+    /// growth after warm-up. Needs no database.
+    Soak(crate::soak::SoakArgs),
     /// Fill the database with a deterministic synthetic network (for tests and benchmarks).
     Generate(crate::generate::Spec),
     /// Run collection cycles (with --once: one cycle, then exit) without serving the API.
@@ -377,6 +380,18 @@ mod tests {
             ),
             (coded.log_interval, coded.alert_mb)
         );
+    }
+
+    #[test]
+    fn soak_takes_its_url_apart_from_the_database_url() {
+        // Both flags were once the argument id `url`, and parsing panicked on the type mismatch.
+        let cli = Cli::try_parse_from(["pnode-api", "soak", "--url", "http://127.0.0.1:8080"])
+            .expect("a soak needs only its URL");
+        let Command::Soak(args) = cli.command else {
+            panic!("not a soak: {:?}", cli.command);
+        };
+        assert_eq!(args.url.to_string(), "http://127.0.0.1:8080");
+        assert_eq!(cli.settings.database.url, "sqlite://pnodes.db?mode=rwc");
     }
 
     #[test]

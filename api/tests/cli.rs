@@ -118,3 +118,73 @@ fn a_bad_setting_fails_before_anything_starts_and_names_it() {
         assert!(stderr.contains(named), "{variable}={value}: {stderr}");
     }
 }
+
+/// A server on 127.0.0.1 that answers every request 500, on a thread of its own; its base URL.
+fn failing_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            // A GET ends with its headers: read up to the blank line, then answer and close.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let _ = (&stream).write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn soak_against_a_failing_server_prints_its_report_and_exits_non_zero() {
+    let url = failing_server();
+
+    let output = pnode_api()
+        .args([
+            "soak",
+            "--url",
+            &url,
+            "--requests",
+            "5",
+            "--concurrency",
+            "2",
+        ])
+        .output()
+        .expect("run");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("soak failed: errors: 5 of 5 requests and 3 memory samples failed"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line of reason: {stderr}");
+    assert!(stdout.contains("answered 500"), "{stdout}");
+}
+
+#[test]
+fn soak_refuses_a_url_or_path_that_could_lead_elsewhere() {
+    for (args, named) in [
+        (
+            ["--url", "ftp://x", "--path", "/api/pnodes"],
+            "not an http:// URL",
+        ),
+        (["--url", "127.0.0.1:8080", "--path", "/"], "--url"),
+        (
+            ["--url", "http://127.0.0.1:9", "--path", "nope"],
+            "must start with /",
+        ),
+    ] {
+        let output = pnode_api().arg("soak").args(args).output().expect("run");
+
+        assert!(!output.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}

@@ -26,3 +26,4 @@ mod pnodes_select;
 mod ready;
 mod retention;
 mod signals;
+mod soak;

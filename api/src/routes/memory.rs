@@ -1,13 +1,13 @@
 //! `GET /api/system/memory`: this process's memory now, as the OS and the allocator count it.
 
 use actix_web::{HttpResponse, get, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::state::AppState;
 
-/// The process's memory at the time of the request.
-#[derive(Debug, Serialize, ToSchema)]
+/// The process's memory at the time of the request. (`pnode-api soak` reads it back.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemoryBody {
     pub pid: u32,
