@@ -218,14 +218,24 @@ pub struct DatabaseSettings {
     )]
     pub url: String,
 
-    /// Most connections the pool opens.
+    /// Most connections the pool opens (default: 4 on SQLite, 10 on PostgreSQL). Each SQLite
+    /// connection keeps its own page cache, so SQLite's memory grows with this (BENCHMARKS.md).
     #[arg(
         long = "db-max-connections",
         env = "PNODE_DB_MAX_CONNECTIONS",
-        default_value_t = 10,
         global = true
     )]
-    pub max_connections: u32,
+    pub max_connections: Option<u32>,
+
+    /// SQLite page cache per connection, in KiB. The view's working set is larger than any cache
+    /// worth keeping, so pages come from the OS's file cache either way; a small one keeps RSS low.
+    #[arg(
+        long = "sqlite-cache-kib",
+        env = "PNODE_SQLITE_CACHE_KIB",
+        default_value_t = 256,
+        global = true
+    )]
+    pub sqlite_cache_kib: u32,
 
     /// How long a query may wait for a free connection (or a new one) before it fails, e.g. "5s".
     #[arg(long = "db-acquire-timeout", env = "PNODE_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
@@ -260,6 +270,33 @@ impl Default for MemorySettings {
     }
 }
 
+impl DatabaseSettings {
+    /// The pool size for SQLite when none is set: one writer and a few readers are all that 2
+    /// cores keep busy, and every connection holds its own page cache.
+    pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+    pub const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+
+    /// `url` with every other setting at its default.
+    pub fn for_url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: None,
+            sqlite_cache_kib: 256,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The pool size: as set, or the default for the URL's kind of database.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
+            .unwrap_or(if self.url.starts_with("sqlite:") {
+                Self::SQLITE_MAX_CONNECTIONS
+            } else {
+                Self::POSTGRES_MAX_CONNECTIONS
+            })
+    }
+}
+
 /// What is logged and how it looks.
 #[derive(Debug, Clone, Args)]
 pub struct LogSettings {
@@ -284,11 +321,7 @@ impl Settings {
     /// flags and no environment.
     pub fn with_database_url(url: impl Into<String>) -> Self {
         Self {
-            database: DatabaseSettings {
-                url: url.into(),
-                max_connections: 10,
-                acquire_timeout: Duration::from_secs(5),
-            },
+            database: DatabaseSettings::for_url(url),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             seeds: Seeds::default(),
             workers: Some(2),
@@ -392,6 +425,34 @@ mod tests {
         };
         assert_eq!(args.url.to_string(), "http://127.0.0.1:8080");
         assert_eq!(cli.settings.database.url, "sqlite://pnodes.db?mode=rwc");
+    }
+
+    #[test]
+    fn the_pool_size_defaults_by_backend_and_the_coded_defaults_match_the_flags() {
+        let cli = Cli::try_parse_from(["pnode-api", "serve"]).expect("no flags needed");
+        let parsed = cli.settings.database;
+        let coded = DatabaseSettings::for_url("sqlite://pnodes.db?mode=rwc");
+        assert_eq!(
+            (
+                parsed.url.as_str(),
+                parsed.max_connections,
+                parsed.sqlite_cache_kib
+            ),
+            (
+                coded.url.as_str(),
+                coded.max_connections,
+                coded.sqlite_cache_kib
+            )
+        );
+        assert_eq!(parsed.acquire_timeout, coded.acquire_timeout);
+        assert_eq!(coded.max_connections(), 4);
+        assert_eq!(
+            DatabaseSettings::for_url("postgres://postgres@127.0.0.1/test").max_connections(),
+            10
+        );
+        let set = Cli::try_parse_from(["pnode-api", "serve", "--db-max-connections", "7"])
+            .expect("a pool size");
+        assert_eq!(set.settings.database.max_connections(), 7);
     }
 
     #[test]

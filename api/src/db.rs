@@ -79,21 +79,24 @@ pub enum NotReady {
 
 impl Database {
     /// Opens the pool. SQLite is opened with WAL (readers never wait for the writer), foreign keys
-    /// on (cascades are part of the schema) and a busy timeout.
+    /// on (cascades are part of the schema), a busy timeout and the configured page cache.
     #[tracing::instrument(name = "connect to the database", skip_all)]
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, DbErr> {
+        // Negative: a size in KiB rather than in pages.
+        let cache_size = format!("-{}", settings.sqlite_cache_kib);
         let mut options = ConnectOptions::new(settings.url.clone());
         options
-            .max_connections(settings.max_connections)
+            .max_connections(settings.max_connections())
             .min_connections(1)
             .acquire_timeout(settings.acquire_timeout)
             .connect_timeout(settings.acquire_timeout)
             .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|opts| {
+            .map_sqlx_sqlite_opts(move |opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .pragma("cache_size", cache_size.clone())
             });
         let mut conn = SeaDatabase::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));

@@ -100,9 +100,8 @@ impl Rig {
 
 pub async fn connect(url: &str) -> Database {
     Database::connect(&DatabaseSettings {
-        url: url.to_owned(),
-        max_connections: 4,
-        acquire_timeout: Duration::from_secs(5),
+        max_connections: Some(4),
+        ..DatabaseSettings::for_url(url)
     })
     .await
     .expect("connect")

@@ -236,7 +236,7 @@ pub async fn spawn_app(backend: &Backend) -> TestApp {
 pub async fn spawn_app_with(backend: &Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::create(backend).await;
     let mut settings = Settings::with_database_url(db.url.clone());
-    settings.database.max_connections = 4;
+    settings.database.max_connections = Some(4);
     configure(&mut settings);
     let app = Application::build(&settings).await.expect("build the app");
     let app_db = app.database().clone();

@@ -160,3 +160,26 @@ async fn the_view_logs_its_rows_and_rss_at_debug_level(backend: Backend) {
     assert!(line["rss_before_bytes"].as_u64() > Some(MIB), "{line}");
     assert!(line["rss_after_bytes"].as_u64() > Some(MIB), "{line}");
 }
+
+/// Each SQLite connection keeps its own page cache; the pool's connections use the small one set.
+#[tokio::test]
+async fn sqlite_connections_use_the_configured_page_cache() {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let app = crate::helpers::spawn_app_with(&Backend::Sqlite, |settings| {
+        settings.database.sqlite_cache_kib = 300;
+    })
+    .await;
+
+    let conn = app.app_db.conn();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "PRAGMA cache_size",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let pages_or_kib: i64 = row.try_get_by_index(0).expect("a number");
+    assert_eq!(pages_or_kib, -300, "negative: KiB");
+}

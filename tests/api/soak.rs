@@ -249,3 +249,26 @@ async fn a_redirect_is_an_error_and_is_never_followed() {
     assert_eq!(report.request_errors, 10);
     assert_eq!(elsewhere.path_calls(), 0, "the soak followed a redirect");
 }
+
+/// The real app, not a stand-in: the soak reads its memory endpoint and its view as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_real_app_the_soak_reads_its_memory_and_passes() {
+    let app = crate::helpers::spawn_app(&crate::helpers::Backend::Sqlite).await;
+    let args = SoakArgs {
+        url: app.address.parse().expect("the app's URL"),
+        requests: 50,
+        concurrency: 4,
+        path: "/api/pnodes".to_owned(),
+        sample_every: Duration::from_secs(3600),
+        warm_up: None,
+        // The app shares this test process, whose other tests allocate meanwhile.
+        max_growth: 1000.0,
+    };
+
+    let (report, printed) = soak(&args).await;
+
+    assert_eq!(report.verdict(args.max_growth), Ok(()), "{printed}");
+    assert_eq!((report.requests, report.errors()), (50, 0));
+    let rss = report.rss_end_bytes.expect("an RSS at the end");
+    assert!(rss > 1024 * 1024, "{printed}");
+}

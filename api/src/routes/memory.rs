@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 
 use crate::state::AppState;
 
-/// The process's memory at the time of the request. (`pnode-api soak` reads it back.)
+/// The process's memory at the time of the request.
+// Deserialize: `pnode-api soak` reads it back with this same type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemoryBody {

@@ -1,10 +1,7 @@
 //! A migrated database per test: a temp-file SQLite, or a PostgreSQL database created with a
 //! unique name (when `PNODE_TEST_POSTGRES_URL` is set) and dropped afterwards.
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sea_orm::ConnectionTrait;
 
@@ -104,9 +101,8 @@ impl TestDb {
 
     async fn open(url: &str, place: Place) -> Self {
         let settings = DatabaseSettings {
-            url: url.to_owned(),
-            max_connections: 2,
-            acquire_timeout: Duration::from_secs(5),
+            max_connections: Some(2),
+            ..DatabaseSettings::for_url(url)
         };
         let db = Database::connect(&settings).await.expect("connect");
         db.migrate().await.expect("migrate");
