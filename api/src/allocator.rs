@@ -1,6 +1,5 @@
-//! The global allocator, chosen at build time by a cargo feature (`jemalloc` or `mimalloc`; the
-//! system allocator without either), and what it says about itself. The choice was measured: see
-//! BENCHMARKS.md.
+//! The global allocator, chosen at build time by a cargo feature: `jemalloc` (the default, chosen
+//! by measurement: see BENCHMARKS.md), `mimalloc`, or the system allocator without either.
 //!
 //! It is set here, in the library, rather than in the binary, so that every program built on the
 //! library (the server, its tests) allocates through the allocator whose figures it reports.

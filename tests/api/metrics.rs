@@ -127,6 +127,12 @@ async fn metrics_are_valid_prometheus_text_and_move_with_traffic(backend: Backen
 
     assert!(value(&after, "process_resident_memory_bytes", &[]) > 1_000_000.0);
     assert!(value(&after, "process_virtual_memory_bytes", &[]) > 1_000_000.0);
+    let allocated = value(&after, "pnode_allocator_allocated_bytes", &[]);
+    assert_eq!(
+        allocated > 0.0,
+        pnode_api::allocator::NAME == "jemalloc",
+        "the allocator's own figure is there when it reports one: {allocated}"
+    );
     assert_eq!(
         value(&after, "pnode_memory_alert_threshold_bytes", &[]),
         1024.0 * 1024.0 * 1024.0
