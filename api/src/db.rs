@@ -90,14 +90,19 @@ impl Database {
             .min_connections(1)
             .acquire_timeout(settings.acquire_timeout)
             .connect_timeout(settings.acquire_timeout)
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(move |opts| {
-                opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    .pragma("cache_size", cache_size.clone())
-            });
+            .sqlx_logging(false);
+        if settings.url.starts_with("sqlite:") {
+            // An embedded file holds no server resources to free: reaping idle or old connections
+            // would only reopen them, cold. (It also spares a reaper task per pool.)
+            options.idle_timeout(None).max_lifetime(None);
+        }
+        options.map_sqlx_sqlite_opts(move |opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .pragma("cache_size", cache_size.clone())
+        });
         let mut conn = SeaDatabase::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&statements);

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use pnode_api::{config::Settings, startup::Application};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 /// Where PostgreSQL tests find a server: a URL with a user allowed to create databases.
 pub const POSTGRES_URL_VAR: &str = "PNODE_TEST_POSTGRES_URL";
@@ -135,8 +135,15 @@ impl TestDb {
     }
 
     /// A fresh connection to this database, outside the app.
+    /// A pool of its own on the test database. It has no idle reaper: sqlx's reaper task can spin
+    /// while a test's runtime shuts down with the pool still open, and hang the test binary.
     pub async fn connect(&self) -> DatabaseConnection {
-        Database::connect(self.url.as_str())
+        let mut options = ConnectOptions::new(self.url.as_str());
+        options
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .sqlx_logging(false);
+        Database::connect(options)
             .await
             .expect("connect to the test database")
     }
