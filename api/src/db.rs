@@ -87,22 +87,28 @@ impl Database {
         let mut options = ConnectOptions::new(settings.url.clone());
         options
             .max_connections(settings.max_connections())
-            .min_connections(1)
             .acquire_timeout(settings.acquire_timeout)
             .connect_timeout(settings.acquire_timeout)
             .sqlx_logging(false);
         if settings.url.starts_with("sqlite:") {
             // An embedded file holds no server resources to free: reaping idle or old connections
-            // would only reopen them, cold. (It also spares a reaper task per pool.)
+            // would only reopen them, cold, so the pool runs no reaper task. No minimum either:
+            // sqlx would open it beside the first connection, and two connections switching a new
+            // file to WAL at once fail with "database is locked" (the busy timeout is not set yet).
             options.idle_timeout(None).max_lifetime(None);
+        } else {
+            options.min_connections(1);
         }
         options.map_sqlx_sqlite_opts(move |opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+            // WAL is set once, before the pool opens (see `switch_to_wal`), not by every connection.
+            opts.synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .pragma("cache_size", cache_size.clone())
         });
+        if let Some(file) = sqlite_file(&settings.url) {
+            switch_to_wal(&file).await?;
+        }
         let mut conn = SeaDatabase::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&statements);
@@ -181,6 +187,25 @@ impl Database {
     pub async fn close(self) -> Result<(), DbErr> {
         self.conn.close().await
     }
+}
+
+/// Puts the SQLite file (created if missing) in WAL mode, on one connection of its own. WAL is a
+/// property of the file, so the pool's connections need not set it; and they must not: SQLite
+/// does not run the busy handler for `PRAGMA journal_mode = WAL`, so connections opening together
+/// can fail at once with "database is locked".
+async fn switch_to_wal(file: &Path) -> Result<(), DbErr> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let conn = SqliteConnectOptions::new()
+        .filename(file)
+        .create_if_missing(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .journal_mode(SqliteJournalMode::Wal)
+        .connect()
+        .await
+        .map_err(|err| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))?;
+    conn.close()
+        .await
+        .map_err(|err| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))
 }
 
 /// The file behind a SQLite URL, or `None` for PostgreSQL and in-memory SQLite.
