@@ -161,9 +161,10 @@ async fn the_view_logs_its_rows_and_rss_at_debug_level(backend: Backend) {
     assert!(line["rss_after_bytes"].as_u64() > Some(MIB), "{line}");
 }
 
-/// Each SQLite connection keeps its own page cache; the pool's connections use the small one set.
+/// Each SQLite connection keeps its own page cache; the pool's connections use the small one set,
+/// and the file is in WAL mode although no pool connection sets it.
 #[tokio::test]
-async fn sqlite_connections_use_the_configured_page_cache() {
+async fn sqlite_connections_use_wal_and_the_configured_page_cache() {
     use sea_orm::{ConnectionTrait, Statement};
 
     let app = crate::helpers::spawn_app_with(&Backend::Sqlite, |settings| {
@@ -172,14 +173,24 @@ async fn sqlite_connections_use_the_configured_page_cache() {
     .await;
 
     let conn = app.app_db.conn();
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            conn.get_database_backend(),
-            "PRAGMA cache_size",
-        ))
+    let pragma = |name: &str| {
+        let statement =
+            Statement::from_string(conn.get_database_backend(), format!("PRAGMA {name}"));
+        async move {
+            conn.query_one_raw(statement)
+                .await
+                .expect("query")
+                .expect("a row")
+        }
+    };
+    let cache: i64 = pragma("cache_size")
         .await
-        .expect("query")
-        .expect("a row");
-    let pages_or_kib: i64 = row.try_get_by_index(0).expect("a number");
-    assert_eq!(pages_or_kib, -300, "negative: KiB");
+        .try_get_by_index(0)
+        .expect("a number");
+    assert_eq!(cache, -300, "negative: KiB");
+    let journal: String = pragma("journal_mode")
+        .await
+        .try_get_by_index(0)
+        .expect("a mode");
+    assert_eq!(journal, "wal");
 }
