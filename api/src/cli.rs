@@ -70,7 +70,7 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
         }
     } else {
         let signal = shutdown::listen()?;
-        let probe = MemoryProbe::new(settings.memory.alert_mb.saturating_mul(memory::MB))?;
+        let probe = MemoryProbe::from_settings(&settings.memory)?;
         let monitor = memory::spawn_monitor(Arc::new(probe), &settings.memory);
         let task = tokio::spawn(collector.run(stopped));
         let name = signal.await;

@@ -286,14 +286,18 @@ impl DatabaseSettings {
         }
     }
 
+    /// Whether the URL names a SQLite database (file or memory).
+    pub fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+
     /// The pool size: as set, or the default for the URL's kind of database.
     pub fn max_connections(&self) -> u32 {
-        self.max_connections
-            .unwrap_or(if self.url.starts_with("sqlite:") {
-                Self::SQLITE_MAX_CONNECTIONS
-            } else {
-                Self::POSTGRES_MAX_CONNECTIONS
-            })
+        self.max_connections.unwrap_or(if self.is_sqlite() {
+            Self::SQLITE_MAX_CONNECTIONS
+        } else {
+            Self::POSTGRES_MAX_CONNECTIONS
+        })
     }
 }
 

@@ -90,11 +90,10 @@ impl Database {
             .acquire_timeout(settings.acquire_timeout)
             .connect_timeout(settings.acquire_timeout)
             .sqlx_logging(false);
-        if settings.url.starts_with("sqlite:") {
+        if settings.is_sqlite() {
             // An embedded file holds no server resources to free: reaping idle or old connections
-            // would only reopen them, cold, so the pool runs no reaper task. No minimum either:
-            // sqlx would open it beside the first connection, and two connections switching a new
-            // file to WAL at once fail with "database is locked" (the busy timeout is not set yet).
+            // would only reopen them, cold, so the pool runs no reaper task. Connections open as
+            // queries need them.
             options.idle_timeout(None).max_lifetime(None);
         } else {
             options.min_connections(1);

@@ -71,9 +71,7 @@ impl Application {
                 )
             });
         let metrics = Metrics::new(collector.as_ref().map(Collector::metrics));
-        let probe = Arc::new(MemoryProbe::new(
-            settings.memory.alert_mb.saturating_mul(memory::MB),
-        )?);
+        let probe = Arc::new(MemoryProbe::from_settings(&settings.memory)?);
         let server = http_server(
             listener,
             settings,

@@ -13,7 +13,7 @@ pub use self::{
     alert::{Alert, Crossing},
     monitor::spawn_monitor,
 };
-use crate::allocator;
+use crate::{allocator, config::MemorySettings};
 
 /// Bytes in the MB of `PNODE_MEMORY_ALERT_MB` (a MiB, as `top` and `ps` count).
 pub const MB: u64 = 1024 * 1024;
@@ -54,6 +54,11 @@ impl MemoryProbe {
             pid,
             alert_bytes,
         })
+    }
+
+    /// A probe whose alert threshold is `PNODE_MEMORY_ALERT_MB`.
+    pub fn from_settings(settings: &MemorySettings) -> anyhow::Result<Self> {
+        Self::new(settings.alert_mb.saturating_mul(MB))
     }
 
     /// The RSS above which the alert fires (0: never).
