@@ -1,22 +1,82 @@
-//! What each subcommand does.
+//! The command line: its grammar (`Cli`, `Command`) and what each command does. Settings shared by
+//! every command are in `config.rs`.
 
 use std::{sync::Arc, time::Instant};
 
 use chrono::Utc;
+use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 use tokio::sync::watch;
 
 use crate::{
-    bench,
     collector::{Collector, CycleReport},
-    config::{Cli, Command, MigrateAction, Settings},
+    config::Settings,
     db::Database,
-    demo, generate,
     memory::{self, MemoryProbe},
-    shutdown, soak,
+    shutdown,
     startup::Application,
     telemetry,
+    tools::{bench, demo, generate, soak},
 };
+
+/// Collects the Xandeum pNode network and serves it as a JSON API.
+#[derive(Debug, Parser)]
+#[command(name = "pnode-api", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API (and collect, when seeds are set) until SIGINT
+    /// or SIGTERM.
+    Serve {
+        /// Serve the API only; another process runs `pnode-api collect`.
+        #[arg(long)]
+        no_collector: bool,
+    },
+    /// Start a simulated pNode network on loopback, collect it every 5 s and serve the API.
+    Demo,
+    /// Measure the view: generate a network if the database is empty, start the server, drive it.
+    Bench(bench::BenchArgs),
+    /// Drive a running server (--url) with GETs while sampling its memory; fail on errors or RSS
+    /// growth after warm-up. Needs no database.
+    Soak(soak::SoakArgs),
+    /// Fill the database with a deterministic synthetic network (for tests and benchmarks).
+    Generate(generate::Spec),
+    /// Run collection cycles (with --once: one cycle, then exit) without serving the API.
+    Collect {
+        /// Run a single cycle, print what it did and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+/// A schema operation.
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the newest migrations.
+    Down {
+        /// How many migrations to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table, then apply every migration: all data is lost.
+    Fresh,
+}
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -133,4 +193,58 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<(
     }
     db.close().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bad_bind_address_is_rejected_with_the_flag_named() {
+        let err = Cli::try_parse_from(["pnode-api", "--bind", "nowhere", "serve"])
+            .expect_err("an address without a port must be refused");
+        assert!(err.to_string().contains("--bind"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_memory_log_interval_parses_as_off() {
+        let cli = Cli::try_parse_from(["pnode-api", "serve", "--memory-log-interval", "0"])
+            .expect("0 is a duration");
+        assert_eq!(cli.settings.memory.log_interval, Duration::ZERO);
+    }
+
+    #[test]
+    fn soak_takes_its_url_apart_from_the_database_url() {
+        // Both flags were once the argument id `url`, and parsing panicked on the type mismatch.
+        let cli = Cli::try_parse_from(["pnode-api", "soak", "--url", "http://127.0.0.1:8080"])
+            .expect("a soak needs only its URL");
+        let Command::Soak(args) = cli.command else {
+            panic!("not a soak: {:?}", cli.command);
+        };
+        assert_eq!(args.url.to_string(), "http://127.0.0.1:8080");
+        assert_eq!(cli.settings.database.url, "sqlite://pnodes.db?mode=rwc");
+    }
+
+    #[test]
+    fn flags_set_the_pool_size() {
+        let set = Cli::try_parse_from(["pnode-api", "serve", "--db-max-connections", "7"])
+            .expect("a pool size");
+        assert_eq!(set.settings.database.max_connections(), 7);
+    }
+
+    #[test]
+    fn durations_read_as_humans_write_them() {
+        let cli = Cli::try_parse_from(["pnode-api", "serve", "--shutdown-timeout", "1m 30s"])
+            .expect("a humantime duration parses");
+        assert_eq!(cli.settings.shutdown_timeout, Duration::from_secs(90));
+    }
 }

@@ -1,70 +1,12 @@
-//! Command line and settings: one typed struct, every value from a flag or an environment variable,
-//! each with a default that works on a laptop.
+//! Settings: one typed struct, every value from a flag or an environment variable, each with a
+//! default that works on a laptop. The defaults are written once, in the clap attributes; the
+//! `Default` impls read them from there (see [`defaults`]). The commands are in `cli.rs`.
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, ValueEnum, builder::Resettable};
 
 use crate::seeds::Seeds;
-
-/// Collects the Xandeum pNode network and serves it as a JSON API.
-#[derive(Debug, Parser)]
-#[command(name = "pnode-api", version, about, long_about = None)]
-pub struct Cli {
-    #[command(flatten)]
-    pub settings: Settings,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// What to do.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Apply pending migrations, then serve the API (and collect, when seeds are set) until SIGINT
-    /// or SIGTERM.
-    Serve {
-        /// Serve the API only; another process runs `pnode-api collect`.
-        #[arg(long)]
-        no_collector: bool,
-    },
-    /// Start a simulated pNode network on loopback, collect it every 5 s and serve the API.
-    Demo,
-    /// Measure the view: generate a network if the database is empty, start the server, drive it.
-    Bench(crate::bench::BenchArgs),
-    /// Drive a running server (--url) with GETs while sampling its memory; fail on errors or RSS
-    /// growth after warm-up. Needs no database.
-    Soak(crate::soak::SoakArgs),
-    /// Fill the database with a deterministic synthetic network (for tests and benchmarks).
-    Generate(crate::generate::Spec),
-    /// Run collection cycles (with --once: one cycle, then exit) without serving the API.
-    Collect {
-        /// Run a single cycle, print what it did and exit.
-        #[arg(long)]
-        once: bool,
-    },
-    /// Manage the database schema.
-    Migrate {
-        #[command(subcommand)]
-        action: MigrateAction,
-    },
-}
-
-/// A schema operation.
-#[derive(Debug, Subcommand)]
-pub enum MigrateAction {
-    /// Apply every pending migration.
-    Up,
-    /// Roll back the newest migrations.
-    Down {
-        /// How many migrations to roll back.
-        #[arg(long, default_value_t = 1)]
-        steps: u32,
-    },
-    /// List every migration and whether it is applied.
-    Status,
-    /// Drop every table, then apply every migration: all data is lost.
-    Fresh,
-}
 
 /// Settings shared by every command.
 #[derive(Debug, Clone, Args)]
@@ -178,34 +120,6 @@ pub struct RetentionSettings {
     pub credits: Duration,
 }
 
-impl Default for CollectorSettings {
-    /// The command line's defaults.
-    fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(60),
-            prpc_timeout: Duration::from_millis(2500),
-            stats_concurrency: 32,
-            cycle_deadline: Duration::from_secs(45),
-            credits_url: String::new(),
-            credits_interval: Duration::from_secs(3600),
-            credits_snapshot_every: Duration::from_secs(24 * 3600),
-            retention: RetentionSettings::default(),
-        }
-    }
-}
-
-impl Default for RetentionSettings {
-    fn default() -> Self {
-        const DAY: u64 = 24 * 3600;
-        Self {
-            observations: Duration::from_secs(7 * DAY),
-            stats: Duration::from_secs(30 * DAY),
-            runs: Duration::from_secs(30 * DAY),
-            credits: Duration::from_secs(90 * DAY),
-        }
-    }
-}
-
 /// Where the data lives and how many connections may reach it.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
@@ -261,15 +175,6 @@ pub struct MemorySettings {
     pub alert_mb: u64,
 }
 
-impl Default for MemorySettings {
-    fn default() -> Self {
-        Self {
-            log_interval: Duration::from_secs(30),
-            alert_mb: 1024,
-        }
-    }
-}
-
 impl DatabaseSettings {
     /// The pool size for SQLite when none is set: one writer and a few readers are all that 2
     /// cores keep busy, and every connection holds its own page cache.
@@ -280,9 +185,7 @@ impl DatabaseSettings {
     pub fn for_url(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            max_connections: None,
-            sqlite_cache_kib: 256,
-            acquire_timeout: Duration::from_secs(5),
+            ..defaults()
         }
     }
 
@@ -321,23 +224,52 @@ pub enum LogFormat {
 }
 
 impl Settings {
-    /// Settings with every default, for tests and embedding: what `pnode-api` would use with no
-    /// flags and no environment.
+    /// Settings for tests and embedding: every default (what `pnode-api` uses with no flags and
+    /// no environment), on `url`, listening on any free loopback port with 2 workers.
     pub fn with_database_url(url: impl Into<String>) -> Self {
         Self {
             database: DatabaseSettings::for_url(url),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            seeds: Seeds::default(),
             workers: Some(2),
-            collector: CollectorSettings::default(),
-            run_collector: true,
-            shutdown_timeout: Duration::from_secs(30),
-            log: LogSettings {
-                filter: "info".to_owned(),
-                format: LogFormat::Text,
-            },
-            memory: MemorySettings::default(),
+            ..defaults()
         }
+    }
+}
+
+/// The defaults of a group of settings, as its clap attributes give them, with no flag and no
+/// environment variable read. Every `Default` impl here is this, so each default is written once.
+pub fn defaults<T: Args + FromArgMatches>() -> T {
+    let parsed = defaults_command::<T>()
+        .try_get_matches_from(std::iter::empty::<String>())
+        .and_then(|matches| T::from_arg_matches(&matches));
+    match parsed {
+        Ok(settings) => settings,
+        // Only a default that does not parse gets here: a bug the unit tests catch.
+        Err(err) => panic!("a default setting does not parse: {err}"),
+    }
+}
+
+/// The arguments of `T` without their environment variables.
+fn defaults_command<T: Args>() -> clap::Command {
+    T::augment_args(clap::Command::new("defaults").no_binary_name(true))
+        .mut_args(|arg| arg.env(Resettable::Reset))
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        defaults()
     }
 }
 
@@ -346,123 +278,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_command_line_is_well_formed() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
+    fn every_default_parses() {
+        let settings = Settings::with_database_url("sqlite://pnodes.db?mode=rwc");
+        assert_eq!(settings.collector.interval, Duration::from_secs(60));
+        assert_eq!(
+            settings.collector.retention.credits,
+            Duration::from_secs(90 * 86_400)
+        );
+        assert_eq!(settings.memory.alert_mb, 1024);
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(30));
+        assert!(settings.run_collector);
+        assert_eq!(settings.database.sqlite_cache_kib, 256);
     }
 
     #[test]
-    fn a_bad_bind_address_is_rejected_with_the_flag_named() {
-        let err = Cli::try_parse_from(["pnode-api", "--bind", "nowhere", "serve"])
-            .expect_err("an address without a port must be refused");
-        assert!(err.to_string().contains("--bind"), "{err}");
+    fn defaults_read_no_environment_variable() {
+        let command = defaults_command::<Settings>();
+        let with_env: Vec<_> = command
+            .get_arguments()
+            .filter(|arg| arg.get_env().is_some())
+            .map(|arg| arg.get_id().to_string())
+            .collect();
+        assert!(with_env.is_empty(), "{with_env:?}");
+        assert!(command.get_arguments().count() > 20);
     }
 
     #[test]
-    fn the_defaults_in_code_are_the_command_line_defaults() {
-        let cli = Cli::try_parse_from(["pnode-api", "serve"]).expect("no flags needed");
-        let parsed = cli.settings.collector;
-        let coded = CollectorSettings::default();
+    fn the_pool_size_defaults_by_backend() {
         assert_eq!(
-            (
-                parsed.interval,
-                parsed.prpc_timeout,
-                parsed.stats_concurrency,
-                parsed.cycle_deadline
-            ),
-            (
-                coded.interval,
-                coded.prpc_timeout,
-                coded.stats_concurrency,
-                coded.cycle_deadline
-            )
+            DatabaseSettings::for_url("sqlite://pnodes.db?mode=rwc").max_connections(),
+            4
         );
-        assert_eq!(
-            (
-                parsed.credits_interval,
-                parsed.credits_snapshot_every,
-                parsed.retention.observations
-            ),
-            (
-                coded.credits_interval,
-                coded.credits_snapshot_every,
-                coded.retention.observations
-            )
-        );
-        assert_eq!(
-            (
-                parsed.retention.stats,
-                parsed.retention.runs,
-                parsed.retention.credits
-            ),
-            (
-                coded.retention.stats,
-                coded.retention.runs,
-                coded.retention.credits
-            )
-        );
-    }
-
-    #[test]
-    fn a_zero_memory_log_interval_parses_as_off() {
-        let cli = Cli::try_parse_from(["pnode-api", "serve", "--memory-log-interval", "0"])
-            .expect("0 is a duration");
-        assert_eq!(cli.settings.memory.log_interval, Duration::ZERO);
-        let defaults = Cli::try_parse_from(["pnode-api", "serve"]).expect("no flags needed");
-        let coded = MemorySettings::default();
-        assert_eq!(
-            (
-                defaults.settings.memory.log_interval,
-                defaults.settings.memory.alert_mb
-            ),
-            (coded.log_interval, coded.alert_mb)
-        );
-    }
-
-    #[test]
-    fn soak_takes_its_url_apart_from_the_database_url() {
-        // Both flags were once the argument id `url`, and parsing panicked on the type mismatch.
-        let cli = Cli::try_parse_from(["pnode-api", "soak", "--url", "http://127.0.0.1:8080"])
-            .expect("a soak needs only its URL");
-        let Command::Soak(args) = cli.command else {
-            panic!("not a soak: {:?}", cli.command);
-        };
-        assert_eq!(args.url.to_string(), "http://127.0.0.1:8080");
-        assert_eq!(cli.settings.database.url, "sqlite://pnodes.db?mode=rwc");
-    }
-
-    #[test]
-    fn the_pool_size_defaults_by_backend_and_the_coded_defaults_match_the_flags() {
-        let cli = Cli::try_parse_from(["pnode-api", "serve"]).expect("no flags needed");
-        let parsed = cli.settings.database;
-        let coded = DatabaseSettings::for_url("sqlite://pnodes.db?mode=rwc");
-        assert_eq!(
-            (
-                parsed.url.as_str(),
-                parsed.max_connections,
-                parsed.sqlite_cache_kib
-            ),
-            (
-                coded.url.as_str(),
-                coded.max_connections,
-                coded.sqlite_cache_kib
-            )
-        );
-        assert_eq!(parsed.acquire_timeout, coded.acquire_timeout);
-        assert_eq!(coded.max_connections(), 4);
         assert_eq!(
             DatabaseSettings::for_url("postgres://postgres@127.0.0.1/test").max_connections(),
             10
         );
-        let set = Cli::try_parse_from(["pnode-api", "serve", "--db-max-connections", "7"])
-            .expect("a pool size");
-        assert_eq!(set.settings.database.max_connections(), 7);
-    }
-
-    #[test]
-    fn durations_read_as_humans_write_them() {
-        let cli = Cli::try_parse_from(["pnode-api", "serve", "--shutdown-timeout", "1m 30s"])
-            .expect("a humantime duration parses");
-        assert_eq!(cli.settings.shutdown_timeout, Duration::from_secs(90));
     }
 }

@@ -10,6 +10,8 @@ use actix_web::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::{params::InvalidParameter, view::ViewError};
+
 /// A `Result` whose error is answered as JSON.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -28,11 +30,8 @@ pub struct ErrorBody {
 #[derive(thiserror::Error)]
 pub enum ApiError {
     /// A query or path parameter has a value outside what it accepts.
-    #[error("parameter `{parameter}` {problem}")]
-    InvalidParameter {
-        parameter: &'static str,
-        problem: String,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
     /// The request cannot be understood (bad JSON, bad query string, ...).
     #[error("{0}")]
     BadRequest(String),
@@ -60,7 +59,7 @@ impl ApiError {
     /// The stable code in the body.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidParameter { .. } => "invalid_parameter",
+            Self::InvalidParameter(_) => "invalid_parameter",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -90,7 +89,7 @@ impl fmt::Debug for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidParameter { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidParameter(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -111,6 +110,15 @@ impl ResponseError for ApiError {
             error: self.to_string(),
             code: self.code().to_owned(),
         })
+    }
+}
+
+impl From<ViewError> for ApiError {
+    fn from(err: ViewError) -> Self {
+        match err {
+            ViewError::Database(err) => Self::Database(err),
+            other => Self::Internal(other.into()),
+        }
     }
 }
 

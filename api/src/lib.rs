@@ -3,28 +3,24 @@
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
 pub mod allocator;
-pub mod bench;
 pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod credits;
 pub mod db;
-pub mod demo;
 pub mod error;
-pub mod generate;
-pub mod load;
 pub mod memory;
 pub mod metrics;
 pub mod openapi;
+pub mod params;
 pub mod prpc;
 pub mod pubkey;
 pub mod request_id;
 pub mod routes;
 pub mod seeds;
 pub mod shutdown;
-pub mod sim;
-pub mod soak;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tools;
 pub mod view;

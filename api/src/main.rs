@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pnode_api::{cli, config::Cli};
+use pnode_api::cli::{self, Cli};
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -72,7 +72,14 @@ fn generate_fills_a_database_with_the_network_asked_for() {
 
     let output = pnode_api()
         .args(["generate", "--nodes", "20", "--observations-per-node", "3"])
-        .args(["--samples-per-node", "2", "--seeds", "2", "--seed", "9"])
+        .args([
+            "--samples-per-node",
+            "2",
+            "--seeds",
+            "2",
+            "--random-seed",
+            "9",
+        ])
         .env("DATABASE_URL", &url)
         .env("PNODE_SEEDS", "http://127.0.0.1:6000")
         .output()

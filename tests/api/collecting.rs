@@ -6,7 +6,7 @@ use pnode_api::{
     collector::{Collector, CycleReport},
     config::{CollectorSettings, DatabaseSettings},
     db::Database,
-    sim::{SimConfig, SimNetwork},
+    tools::sim::{SimConfig, SimNetwork},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use tokio::sync::watch;

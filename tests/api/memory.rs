@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pnode_api::generate::{Spec, generate};
+use pnode_api::tools::generate::{Spec, generate};
 
 use crate::{
     binary::Server,

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use pnode_api::{
-    generate::{Spec, generate},
-    sim::{SimConfig, SimNetwork},
+    tools::generate::{Spec, generate},
+    tools::sim::{SimConfig, SimNetwork},
 };
 use prometheus_parse::{Scrape, Value};
 
@@ -169,7 +169,7 @@ async fn the_view_statements_histogram_counts_each_requests_statements(backend: 
 async fn collection_cycles_and_their_nodes_reach_the_metrics(backend: Backend) {
     let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
     let seeds = sim.seed_urls();
-    sim.set_seed_fault(0, pnode_api::sim::SeedFault::Garbage);
+    sim.set_seed_fault(0, pnode_api::tools::sim::SeedFault::Garbage);
     let app = spawn_app_with(&backend, |settings| {
         settings.seeds = seeds.join(",").parse().expect("seeds");
         settings.collector = fast_settings();

@@ -2,7 +2,7 @@
 //! SeaORM's metric callback), and a full view larger than one chunk arrives whole.
 
 use pnode_api::{
-    generate::{Spec, generate},
+    tools::generate::{Spec, generate},
     view::CHUNK,
 };
 

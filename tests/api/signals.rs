@@ -96,7 +96,7 @@ fn complete_responses(mut bytes: &[u8]) -> usize {
 }
 
 async fn sigterm_during_a_collection_cycle_lets_it_finish_its_writes(backend: Backend) {
-    use pnode_api::sim::{SeedFault, SimConfig, SimNetwork};
+    use pnode_api::tools::sim::{SeedFault, SimConfig, SimNetwork};
 
     let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
     // The slow seed keeps the first cycle busy for over a second (the pRPC timeout is 2.5 s).

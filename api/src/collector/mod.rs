@@ -3,6 +3,7 @@
 
 mod gossip;
 mod lock;
+pub mod metrics;
 pub mod retention;
 mod runs;
 mod samples;
@@ -15,12 +16,16 @@ use chrono::Utc;
 use tokio::sync::watch;
 
 pub use self::runs::{Counts, SeedReport};
-use self::{lock::Leadership, retention::Pruned, stats::Target};
+use self::{
+    lock::Leadership,
+    metrics::{CollectorMetrics, CycleOutcome},
+    retention::Pruned,
+    stats::Target,
+};
 use crate::{
     config::CollectorSettings,
     credits::{self, CreditsPolicy},
     db::Database,
-    metrics::{CollectorMetrics, collector::CycleOutcome},
     prpc::PrpcClient,
     seeds::Seeds,
 };

@@ -3,7 +3,6 @@
 //! Counters and histograms move as things happen (HTTP requests, view requests, collection cycles);
 //! memory and pool gauges are read when scraped, so they are never stale.
 
-pub mod collector;
 pub mod http;
 
 use prometheus_client::{
@@ -16,9 +15,8 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-pub use self::collector::CollectorMetrics;
 use self::http::HttpMetrics;
-use crate::{db::Database, memory::MemorySample};
+use crate::{collector::metrics::CollectorMetrics, db::Database, memory::MemorySample};
 
 /// The content type of the OpenMetrics text format, which Prometheus reads.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -1,5 +1,5 @@
 //! Reading answers: the published samples, and every leniency the real network needs.
-//! The client against live (simulated) nodes is tested in `crate::sim`.
+//! The client against live (simulated) nodes is tested in `crate::tools::sim`.
 
 use serde_json::{Value, json};
 

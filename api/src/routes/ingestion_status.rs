@@ -7,7 +7,8 @@ use utoipa::IntoParams;
 
 use crate::{
     collector::status::{IngestionStatus, status},
-    error::{ApiError, ErrorBody, Result},
+    error::{ErrorBody, Result},
+    params::InvalidParameter,
     state::AppState,
 };
 
@@ -44,10 +45,11 @@ pub async fn ingestion_status(
             Some(url.trim_end_matches('/'))
         }
         Some(other) => {
-            return Err(ApiError::InvalidParameter {
-                parameter: "seedBaseUrl",
-                problem: format!("must be `global` or a seed's http(s) base URL, not {other:?}"),
-            });
+            return Err(InvalidParameter::new(
+                "seedBaseUrl",
+                format!("must be `global` or a seed's http(s) base URL, not {other:?}"),
+            )
+            .into());
         }
     };
     let stale_before = Utc::now() - state.cycle_stale_after;

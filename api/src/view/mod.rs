@@ -6,6 +6,7 @@
 //! whole selection; full rows are built one chunk at a time.
 
 pub mod cost;
+mod error;
 pub mod model;
 pub mod query;
 pub mod sql;
@@ -17,6 +18,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 
+pub use self::error::ViewError;
 use self::{
     model::{DetailRow, GlobalPnode},
     query::{Order, PnodeQuery, SortKey},

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::error::ApiError;
+use crate::params::{self, InvalidParameter, non_empty};
 
 /// Most nodes one page may hold.
 pub const MAX_LIMIT: u64 = 1000;
@@ -102,14 +102,16 @@ const SORT_KEYS: [(&str, SortKey); 7] = [
     ("credits", SortKey::Credits),
 ];
 
-impl TryFrom<RawPnodeQuery> for PnodeQuery {
-    type Error = ApiError;
+const ORDERS: [(&str, Order); 2] = [("asc", Order::Asc), ("desc", Order::Desc)];
 
-    fn try_from(raw: RawPnodeQuery) -> Result<Self, ApiError> {
+impl TryFrom<RawPnodeQuery> for PnodeQuery {
+    type Error = InvalidParameter;
+
+    fn try_from(raw: RawPnodeQuery) -> Result<Self, InvalidParameter> {
         let text = non_empty(raw.q)
             .map(|q| {
                 if q.chars().count() > MAX_QUERY_LEN {
-                    Err(invalid(
+                    Err(InvalidParameter::new(
                         "q",
                         format!("must be at most {MAX_QUERY_LEN} characters"),
                     ))
@@ -123,97 +125,43 @@ impl TryFrom<RawPnodeQuery> for PnodeQuery {
                 seed: non_empty(raw.seed).map(|seed| seed.trim_end_matches('/').to_owned()),
                 reachable: raw
                     .reachable
-                    .map(|v| boolean("reachable", &v))
+                    .map(|v| params::boolean("reachable", &v))
                     .transpose()?,
-                public: raw.public.map(|v| boolean("public", &v)).transpose()?,
+                public: raw
+                    .public
+                    .map(|v| params::boolean("public", &v))
+                    .transpose()?,
                 version: non_empty(raw.version),
                 text,
             },
             sort: raw
                 .sort
-                .map(|v| sort_key(&v))
+                .map(|v| params::one_of("sort", &v, &SORT_KEYS))
                 .transpose()?
                 .unwrap_or_default(),
             order: raw
                 .order
-                .map(|v| order(&v))
+                .map(|v| params::one_of("order", &v, &ORDERS))
                 .transpose()?
                 .unwrap_or_default(),
             limit: raw
                 .limit
-                .map(|v| integer("limit", &v, 1, MAX_LIMIT))
+                .map(|v| params::integer("limit", &v, 1, MAX_LIMIT))
                 .transpose()?,
             offset: raw
                 .offset
-                .map(|v| integer("offset", &v, 0, i64::MAX as u64))
+                .map(|v| params::integer("offset", &v, 0, i64::MAX as u64))
                 .transpose()?
                 .unwrap_or(0),
         })
     }
 }
 
-fn invalid(parameter: &'static str, problem: String) -> ApiError {
-    ApiError::InvalidParameter { parameter, problem }
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.trim().is_empty())
-}
-
-fn boolean(parameter: &'static str, value: &str) -> Result<bool, ApiError> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        other => Err(invalid(
-            parameter,
-            format!("must be true or false, not {other:?}"),
-        )),
-    }
-}
-
-fn sort_key(value: &str) -> Result<SortKey, ApiError> {
-    SORT_KEYS
-        .iter()
-        .find(|(name, _)| *name == value)
-        .map(|(_, key)| *key)
-        .ok_or_else(|| {
-            let names: Vec<_> = SORT_KEYS.iter().map(|(name, _)| *name).collect();
-            invalid(
-                "sort",
-                format!("must be one of {}, not {value:?}", names.join(", ")),
-            )
-        })
-}
-
-fn order(value: &str) -> Result<Order, ApiError> {
-    match value {
-        "asc" => Ok(Order::Asc),
-        "desc" => Ok(Order::Desc),
-        other => Err(invalid(
-            "order",
-            format!("must be asc or desc, not {other:?}"),
-        )),
-    }
-}
-
-fn integer(parameter: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ApiError> {
-    value
-        .parse::<u64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            invalid(
-                parameter,
-                format!("must be an integer from {min} to {max}, not {value:?}"),
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<PnodeQuery, ApiError> {
+    fn parse(pairs: &[(&str, &str)]) -> Result<PnodeQuery, InvalidParameter> {
         let query: String = pairs
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -272,7 +220,7 @@ mod tests {
                 "speed",
                 "must be one of id, pubkey, version, uptime, activeStreams, lastSeen, credits",
             ),
-            ("order", "up", "must be asc or desc"),
+            ("order", "up", "must be one of asc, desc"),
             ("limit", "0", "from 1 to 1000"),
             ("limit", "1001", "from 1 to 1000"),
             ("limit", "ten", "from 1 to 1000"),
@@ -286,7 +234,7 @@ mod tests {
                     && message.contains(expected),
                 "{parameter}={value}: {message}"
             );
-            assert_eq!(err.code(), "invalid_parameter");
+            assert_eq!(err.parameter, parameter);
         }
     }
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 use sea_orm::DatabaseConnection;
 
-use super::{CHUNK, cost::RequestCost, load};
-use crate::{error::ApiError, seeds::Seed};
+use super::{CHUNK, ViewError, cost::RequestCost, load};
+use crate::seeds::Seed;
 
 /// `{"seeds":[...],"globalPnodes":[...]}` for `ids`, in order. A database failure part-way ends
 /// the stream with an error (the client sees a cut, invalid document, never a wrong one). `cost`
@@ -18,14 +18,14 @@ pub fn body(
     ids: Vec<i64>,
     now: DateTime<Utc>,
     cost: RequestCost,
-) -> impl Stream<Item = Result<Bytes, ApiError>> + use<> {
+) -> impl Stream<Item = Result<Bytes, ViewError>> + use<> {
     let head = serde_json::to_vec(seeds).map(|seeds| {
         let mut head = b"{\"seeds\":".to_vec();
         head.extend_from_slice(&seeds);
         head.extend_from_slice(b",\"globalPnodes\":[");
         Bytes::from(head)
     });
-    let head = stream::once(async move { head.map_err(|err| ApiError::Internal(err.into())) });
+    let head = stream::once(async move { head.map_err(ViewError::from) });
     let cursor = Cursor {
         db,
         ids,
@@ -59,7 +59,7 @@ struct Cursor {
 
 impl Cursor {
     /// The next chunk's nodes as JSON array elements, comma-separated from what came before.
-    async fn chunk(&mut self) -> Result<Bytes, ApiError> {
+    async fn chunk(&mut self) -> Result<Bytes, ViewError> {
         let end = (self.next + CHUNK).min(self.ids.len());
         let ids = &self.ids[self.next..end];
         let nodes = self
@@ -73,7 +73,7 @@ impl Cursor {
             if self.written > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut out, node).map_err(|err| ApiError::Internal(err.into()))?;
+            serde_json::to_writer(&mut out, node)?;
             self.written += 1;
         }
         self.next = end;

@@ -17,7 +17,7 @@ use sea_orm::{
 
 use self::db::{TestDb, on_both_backends};
 use super::*;
-use crate::sim::{SimConfig, SimNetwork};
+use crate::tools::sim::{SimConfig, SimNetwork};
 
 const SOURCE: &str = "http://127.0.0.1:1/api/pods-credits";
 

@@ -16,8 +16,10 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use crate::{
     config::Settings,
     db::Database,
-    generate::{self, Spec},
-    load::{self, Tally},
+    tools::{
+        generate::{self, Spec},
+        load::{self, Tally},
+    },
     view::{self, query::PnodeQuery},
 };
 

@@ -11,6 +11,8 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use crate::tools::rng::Rng;
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct Spec {
@@ -26,8 +28,8 @@ pub struct Spec {
     /// Seeds whose gossip reported the nodes.
     #[arg(long, default_value_t = 4)]
     pub seeds: u32,
-    /// Random seed: the same value makes the same network.
-    #[arg(long = "seed", default_value_t = 1)]
+    /// Seed of the random generator: the same value makes the same network.
+    #[arg(long = "random-seed", default_value_t = 1)]
     pub random_seed: u64,
 }
 
@@ -62,7 +64,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let first_id = next_node_id(db).await?;
-    let mut rng = SplitMix64(spec.random_seed);
+    let mut rng = Rng::new(spec.random_seed);
     let seeds: Vec<String> = (1..=spec.seeds.max(1))
         .map(|i| format!("http://127.0.1.{i}:6000"))
         .collect();
@@ -129,12 +131,12 @@ impl Rows {
     fn add_node(
         &mut self,
         id: i64,
-        rng: &mut SplitMix64,
+        rng: &mut Rng,
         seeds: &[String],
         spec: Spec,
         now: DateTime<Utc>,
     ) {
-        let pubkey = bs58::encode(rng.bytes32()).into_string();
+        let pubkey = rng.pubkey();
         let public = rng.below(4) == 0;
         let reachable = public && rng.below(5) != 0;
         let address = format!(
@@ -246,43 +248,5 @@ impl Rows {
                 ..Default::default()
             });
         }
-    }
-}
-
-/// SplitMix64: a small, fast, deterministic generator (not for secrets).
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
-    }
-
-    fn bytes32(&mut self) -> [u8; 32] {
-        let mut out = [0; 32];
-        for chunk in out.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next().to_le_bytes());
-        }
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_same_seed_makes_the_same_keys() {
-        let (mut a, mut b) = (SplitMix64(7), SplitMix64(7));
-        assert_eq!(a.bytes32(), b.bytes32());
-        assert_ne!(SplitMix64(8).bytes32(), SplitMix64(7).bytes32());
     }
 }

@@ -3,7 +3,8 @@
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
-use super::{PodFault, rng::Rng};
+use super::PodFault;
+use crate::tools::rng::Rng;
 
 /// Versions as real nodes report them, "unknown" included.
 const VERSIONS: [&str; 5] = [

@@ -10,7 +10,7 @@ pub use crate::routes::memory::MemoryBody as MemorySample;
 
 /// Fetches one sample, or says why there is none.
 pub async fn fetch(client: &reqwest::Client, url: &Url) -> Result<MemorySample, String> {
-    let failed = |err| format!("GET {url}: {}", crate::load::describe(err));
+    let failed = |err| format!("GET {url}: {}", crate::tools::load::describe(err));
     let response = client.get(url.clone()).send().await.map_err(failed)?;
     let status = response.status();
     if !status.is_success() {

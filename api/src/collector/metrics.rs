@@ -13,7 +13,7 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use crate::collector::Counts;
+use super::Counts;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -74,7 +74,8 @@ impl Default for CollectorMetrics {
 }
 
 impl CollectorMetrics {
-    pub(super) fn register(&self, registry: &mut Registry) {
+    /// Registers every metric in `registry` (which `/metrics` prefixes with `pnode_collector`).
+    pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "cycles",
             "Collection cycles, by outcome",

@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::{
     config::Settings,
     shutdown,
-    sim::{PodFault, SeedFault, SimConfig, SimNetwork},
     startup::Application,
+    tools::sim::{PodFault, SeedFault, SimConfig, SimNetwork},
 };
 
 /// Simulated time passes this often: counters grow, seeds' views move.

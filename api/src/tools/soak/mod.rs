@@ -16,7 +16,7 @@ pub use memory::{MEMORY_PATH, MemorySample};
 pub use report::SoakReport;
 pub use target::BaseUrl;
 
-use crate::load::{self, KEPT_ERRORS, Tally};
+use crate::tools::load::{self, KEPT_ERRORS, Tally};
 use report::Table;
 use target::request_path;
 

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use super::{
     PodFault, SeedFault, SimConfig, SimPod, TICK_SECONDS,
     node::{Node, address},
-    rng::Rng,
 };
+use crate::tools::rng::Rng;
 
 /// How much older a duplicate's second address is than the pod's current one.
 const DUPLICATE_AGE_SECONDS: i64 = 600;

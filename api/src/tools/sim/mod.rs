@@ -8,7 +8,6 @@
 
 mod network;
 mod node;
-mod rng;
 mod seed_port;
 mod server;
 

@@ -1,0 +1,103 @@
+//! Query parameters, validated: the error that names a bad one and what it accepts, and the
+//! parsers every endpoint's parameters share. A known parameter with a bad value is refused (400
+//! at the HTTP edge); unknown parameters are ignored by the endpoints (dashboards add
+//! cache-busters).
+
+use std::fmt;
+
+/// A query or path parameter has a value outside what it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter `{parameter}` {problem}")]
+pub struct InvalidParameter {
+    pub parameter: &'static str,
+    /// What is wrong, e.g. "must be true or false, not \"yes\"".
+    pub problem: String,
+}
+
+impl InvalidParameter {
+    pub fn new(parameter: &'static str, problem: impl fmt::Display) -> Self {
+        Self {
+            parameter,
+            problem: problem.to_string(),
+        }
+    }
+}
+
+/// `None` for an absent or blank value.
+pub fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// `true` or `false`.
+pub fn boolean(parameter: &'static str, value: &str) -> Result<bool, InvalidParameter> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(InvalidParameter::new(
+            parameter,
+            format!("must be true or false, not {other:?}"),
+        )),
+    }
+}
+
+/// An integer from `min` to `max`.
+pub fn integer(
+    parameter: &'static str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, InvalidParameter> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            InvalidParameter::new(
+                parameter,
+                format!("must be an integer from {min} to {max}, not {value:?}"),
+            )
+        })
+}
+
+/// One of `choices`, by name.
+pub fn one_of<T: Copy>(
+    parameter: &'static str,
+    value: &str,
+    choices: &[(&str, T)],
+) -> Result<T, InvalidParameter> {
+    choices
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|(_, choice)| *choice)
+        .ok_or_else(|| {
+            let names: Vec<_> = choices.iter().map(|(name, _)| *name).collect();
+            InvalidParameter::new(
+                parameter,
+                format!("must be one of {}, not {value:?}", names.join(", ")),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_parser_names_its_parameter_and_what_it_accepts() {
+        assert_eq!(
+            boolean("public", "1").expect_err("1").to_string(),
+            r#"parameter `public` must be true or false, not "1""#
+        );
+        assert_eq!(
+            integer("limit", "0", 1, 1000).expect_err("0").to_string(),
+            r#"parameter `limit` must be an integer from 1 to 1000, not "0""#
+        );
+        assert_eq!(
+            one_of("order", "up", &[("asc", 0), ("desc", 1)])
+                .expect_err("up")
+                .to_string(),
+            r#"parameter `order` must be one of asc, desc, not "up""#
+        );
+        assert_eq!(integer("offset", "20", 0, 30), Ok(20));
+    }
+}

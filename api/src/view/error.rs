@@ -1,0 +1,12 @@
+//! Why a view could not be built; mapped to an HTTP answer at the edge (`crate::error`).
+
+use sea_orm::DbErr;
+
+/// A failure while selecting, loading or encoding nodes.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("encoding the view as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
+}
