@@ -207,8 +207,15 @@ impl DatabaseSettings {
 /// What is logged and how it looks.
 #[derive(Debug, Clone, Args)]
 pub struct LogSettings {
-    /// Log filter in tracing's EnvFilter syntax, e.g. "info" or "info,pnode_api=debug".
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    /// Log filter in tracing's EnvFilter syntax, e.g. "info" or "info,pnode_api=debug". The
+    /// default keeps actix-server's per-listener start and stop lines out (the service logs its
+    /// own "listening" line).
+    #[arg(
+        long = "log",
+        env = "RUST_LOG",
+        default_value = "info,actix_server=warn",
+        global = true
+    )]
     pub filter: String,
 
     /// Log lines as human-readable text or as one JSON object per line.

@@ -137,7 +137,8 @@ impl Application {
                 .await
                 .is_err()
             {
-                // Every write of a cycle is a transaction: dropping it mid-way loses nothing.
+                // Each write of a cycle is a transaction of its own: dropping the cycle mid-way
+                // leaves what was written whole, and the rest (its run stays unfinished) unwritten.
                 tracing::warn!("the collection cycle outlived the shutdown timeout; abandoning it");
                 abort.abort();
             }

@@ -1,5 +1,7 @@
 //! Structured logging: one subscriber for the process, text or JSON.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, fmt::format::FmtSpan};
 
 use crate::config::{LogFormat, LogSettings};
@@ -13,10 +15,13 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
         )
     })?;
     // A span's close line carries its fields and timing: for tracing-actix-web's request span that
-    // is the per-request log line (method, route, status, request id, time taken).
+    // is the per-request log line (method, route, status, request id, time taken). The service's
+    // own spans are at debug level, so at info only requests close with a line. Colours only on a
+    // terminal: a log file or collector gets plain text.
     let builder = fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(std::io::stdout().is_terminal())
         .with_writer(std::io::stdout);
     let installed = match settings.format {
         LogFormat::Text => builder.try_init(),

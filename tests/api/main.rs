@@ -1,9 +1,11 @@
 //! Integration tests: the real app, on a fresh database, over HTTP. Every database test runs on
-//! SQLite and on PostgreSQL (see `helpers::Backend`).
+//! SQLite and on PostgreSQL (see `test_support::Backend`).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // A test that cannot proceed should panic.
 
 #[macro_use]
+extern crate test_support;
+
 mod helpers;
 
 mod binary;

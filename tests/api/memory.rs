@@ -20,13 +20,7 @@ const MIB: u64 = 1024 * 1024;
 
 /// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmSize`).
 fn proc_status(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("procfs");
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("the field is there");
-    kib * 1024
+    pnode_api::memory::proc_status_bytes(pid, field).expect("procfs")
 }
 
 fn within(a: u64, b: u64, fraction: f64) -> bool {

@@ -1,5 +1,6 @@
-//! What a view request costs: a fixed number of statements whatever the node count (counted by
-//! SeaORM's metric callback), and a full view larger than one chunk arrives whole.
+//! What a view request costs (counted by SeaORM's metric callback): a page the same statements
+//! whatever the node count, the full view two per chunk after the selection, and a full view larger
+//! than one chunk arrives whole.
 
 use pnode_api::{
     tools::generate::{Spec, generate},

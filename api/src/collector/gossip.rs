@@ -6,17 +6,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    TransactionSession, TransactionTrait, sea_query::OnConflict,
+    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TransactionSession, TransactionTrait,
+    sea_query::OnConflict,
 };
 
 use crate::{
+    db::ROWS_PER_STATEMENT,
     prpc::{Pod, PodsAnswer},
     pubkey,
 };
-
-/// Rows per statement, well under SQLite's 32,766 bound values for the widest insert here.
-const ROWS_PER_STATEMENT: usize = 1000;
 
 /// The pods of one answer worth recording, one per pubkey.
 #[derive(Debug, Default)]
@@ -69,22 +67,16 @@ where
             failure_count: Set(0),
             ..Default::default()
         });
-        pnode::Entity::insert_many(nodes)
+        // A known pubkey "conflicts" and is updated, so RETURNING gives every node's id.
+        let upserted = pnode::Entity::insert_many(nodes)
             .on_conflict(
                 OnConflict::column(pnode::Column::Pubkey)
                     .update_column(pnode::Column::UpdatedAt)
                     .to_owned(),
             )
-            .exec_without_returning(&txn)
+            .exec_with_returning(&txn)
             .await?;
-        let keys = chunk.iter().map(|(pubkey, _)| pubkey.as_str());
-        for node in pnode::Entity::find()
-            .filter(pnode::Column::Pubkey.is_in(keys))
-            .all(&txn)
-            .await?
-        {
-            ids.insert(node.pubkey, node.id);
-        }
+        ids.extend(upserted.into_iter().map(|node| (node.pubkey, node.id)));
     }
 
     let known = |pubkey: &str| ids.get(pubkey).copied();

@@ -87,8 +87,9 @@ impl Collector {
     }
 
     /// Cycles every interval, and refreshes credits every credits interval when a source is set,
-    /// until `stop` turns true. A cycle in flight is finished first (each of its writes is a
-    /// transaction, so a cycle dropped part-way leaves nothing half-written).
+    /// until `stop` turns true. A cycle in flight is finished first. (A cycle is several
+    /// transactions: each seed's answer, the cycle's stats, the run's close. One dropped part-way
+    /// leaves each of them whole or absent, and its run unfinished, reported as abandoned.)
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(self.settings.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

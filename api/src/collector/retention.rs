@@ -2,7 +2,14 @@
 //! per statement, so no statement holds a table for long whatever the backlog.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
+use entity::{
+    ingestion_run as run, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
+    pnode_stats_sample as sample, pod_credits_snapshot as snapshot,
+};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement,
+    sea_query::{DynIden, Expr, ExprTrait, IntoIden, Query},
+};
 
 use crate::config::RetentionSettings;
 
@@ -25,41 +32,39 @@ impl Pruned {
     }
 }
 
-/// What to prune: a table, its time column, and the key that identifies a row.
-struct Target {
-    table: &'static str,
-    time: &'static str,
-    key: &'static str,
+/// A table to prune: its time column, and the columns that identify a row.
+struct Table {
+    table: DynIden,
+    time: DynIden,
+    key: Vec<DynIden>,
 }
 
-const OBSERVATIONS: Target = Target {
-    table: "pnode_gossip_observations",
-    time: "observed_at",
-    key: "id",
-};
-/// A sighting not renewed within the observation window is dropped with the observations, so
-/// the view never shows a node as seen by a seed whose gossip no longer reports it.
-const SIGHTINGS: Target = Target {
-    table: "pnode_seed_sightings",
-    time: "last_seen_at",
-    key: "pnode_id, seed_base_url",
-};
-const SAMPLES: Target = Target {
-    table: "pnode_stats_samples",
-    time: "sampled_at",
-    key: "id",
-};
-/// Per-seed figures go with their run (ON DELETE CASCADE).
-const RUNS: Target = Target {
-    table: "ingestion_runs",
-    time: "started_at",
-    key: "id",
-};
-const CREDITS: Target = Target {
-    table: "pod_credits_snapshots",
-    time: "observed_at",
-    key: "id",
-};
+impl Table {
+    fn new<E: EntityTrait>(entity: E, time: E::Column, key: &[E::Column]) -> Self {
+        Self {
+            table: entity.into_iden(),
+            time: time.into_iden(),
+            key: key.iter().map(|column| column.into_iden()).collect(),
+        }
+    }
+
+    /// `DELETE FROM table WHERE (key) IN (SELECT key FROM table WHERE time < cutoff LIMIT batch)`:
+    /// PostgreSQL's DELETE takes no LIMIT, and SQLite's only when built with an option.
+    fn delete_batch(&self, backend: DbBackend, cutoff: DateTime<Utc>, batch: u64) -> Statement {
+        let oldest = Query::select()
+            .columns(self.key.clone())
+            .from(self.table.clone())
+            .and_where(Expr::col(self.time.clone()).lt(cutoff))
+            .limit(batch)
+            .to_owned();
+        let key = Expr::tuple(self.key.iter().map(|column| Expr::col(column.clone())));
+        backend.build(
+            Query::delete()
+                .from_table(self.table.clone())
+                .and_where(key.in_subquery(oldest)),
+        )
+    }
+}
 
 /// Deletes what each window no longer keeps, as of `now`, in batches of `batch` rows.
 pub async fn prune(
@@ -71,40 +76,76 @@ pub async fn prune(
     let before = |window: std::time::Duration| {
         now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX)
     };
+    let observations = Table::new(
+        observation::Entity,
+        observation::Column::ObservedAt,
+        &[observation::Column::Id],
+    );
+    // A sighting not renewed within the observation window is dropped with the observations, so
+    // the view never shows a node as seen by a seed whose gossip no longer reports it.
+    let sightings = Table::new(
+        sighting::Entity,
+        sighting::Column::LastSeenAt,
+        &[sighting::Column::PnodeId, sighting::Column::SeedBaseUrl],
+    );
+    let samples = Table::new(
+        sample::Entity,
+        sample::Column::SampledAt,
+        &[sample::Column::Id],
+    );
+    // Per-seed figures go with their run (ON DELETE CASCADE).
+    let runs = Table::new(run::Entity, run::Column::StartedAt, &[run::Column::Id]);
+    let credits = Table::new(
+        snapshot::Entity,
+        snapshot::Column::ObservedAt,
+        &[snapshot::Column::Id],
+    );
     Ok(Pruned {
-        observations: delete_older(db, &OBSERVATIONS, before(windows.observations), batch).await?,
-        sightings: delete_older(db, &SIGHTINGS, before(windows.observations), batch).await?,
-        samples: delete_older(db, &SAMPLES, before(windows.stats), batch).await?,
-        runs: delete_older(db, &RUNS, before(windows.runs), batch).await?,
-        credits: delete_older(db, &CREDITS, before(windows.credits), batch).await?,
+        observations: delete_older(db, &observations, before(windows.observations), batch).await?,
+        sightings: delete_older(db, &sightings, before(windows.observations), batch).await?,
+        samples: delete_older(db, &samples, before(windows.stats), batch).await?,
+        runs: delete_older(db, &runs, before(windows.runs), batch).await?,
+        credits: delete_older(db, &credits, before(windows.credits), batch).await?,
     })
 }
 
-/// `DELETE ... WHERE key IN (SELECT key ... LIMIT batch)` until a batch comes back short. Each
-/// statement commits on its own: a long backlog never becomes one long lock.
+/// Deletes `batch` rows at a time until a batch comes back short. Each statement commits on its
+/// own: a long backlog never becomes one long lock.
 async fn delete_older(
     db: &impl ConnectionTrait,
-    target: &Target,
+    table: &Table,
     cutoff: DateTime<Utc>,
     batch: u64,
 ) -> Result<u64, DbErr> {
-    let backend = db.get_database_backend();
-    let placeholder = match backend {
-        sea_orm::DbBackend::Postgres => "$1",
-        _ => "?",
-    };
-    let Target { table, time, key } = target;
-    let sql = format!(
-        "DELETE FROM {table} WHERE ({key}) IN \
-         (SELECT {key} FROM {table} WHERE {time} < {placeholder} LIMIT {batch})"
-    );
+    let statement = table.delete_batch(db.get_database_backend(), cutoff, batch);
     let mut deleted = 0;
     loop {
-        let statement = Statement::from_sql_and_values(backend, &sql, [Value::from(cutoff)]);
-        let removed = db.execute_raw(statement).await?.rows_affected();
+        let removed = db.execute_raw(statement.clone()).await?.rows_affected();
         deleted += removed;
         if removed < batch {
             return Ok(deleted);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_deletes_by_key_through_a_limited_subquery() {
+        let cutoff = DateTime::from_timestamp(1_765_057_753, 0).expect("a time");
+        let sightings = Table::new(
+            sighting::Entity,
+            sighting::Column::LastSeenAt,
+            &[sighting::Column::PnodeId, sighting::Column::SeedBaseUrl],
+        );
+        for (backend, name) in [
+            (DbBackend::Postgres, "postgres"),
+            (DbBackend::Sqlite, "sqlite"),
+        ] {
+            let statement = sightings.delete_batch(backend, cutoff, 5000);
+            insta::assert_snapshot!(format!("{name}_delete_sightings"), statement.sql);
         }
     }
 }

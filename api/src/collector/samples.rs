@@ -3,23 +3,26 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::pnode_stats_sample as sample;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
+use entity::{pnode, pnode_stats_sample as sample};
+use sea_orm::{
+    ActiveValue::Set,
+    ConnectionTrait, DbBackend, DbErr, FromQueryResult, Iterable, Statement,
+    sea_query::{DynIden, Expr, ExprTrait, IntoIden, JoinType, Query},
+};
 
-use crate::prpc::NodeStats;
+use crate::{
+    db::{
+        ROWS_PER_STATEMENT,
+        newest::{History, Pick, PickedJoin},
+    },
+    prpc::NodeStats,
+};
 
 /// Rates need this much time between samples to mean anything.
 const MIN_RATE_GAP_SECONDS: f64 = 5.0;
 
-/// What a new sample's rates are computed from.
-#[derive(Debug, FromQueryResult)]
-pub struct Previous {
-    pnode_id: i64,
-    sampled_at: DateTime<Utc>,
-    packets_received: Option<i64>,
-    packets_sent: Option<i64>,
-    total_bytes: Option<i64>,
-}
+/// What a new sample's rates are computed from: the node's newest sample.
+pub type Previous = sample::Model;
 
 /// The newest sample of each node of `ids`, keyed by node.
 pub async fn newest(
@@ -27,39 +30,45 @@ pub async fn newest(
     ids: &[i64],
 ) -> Result<HashMap<i64, Previous>, DbErr> {
     let mut previous = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let statement = newest_samples(db.get_database_backend(), chunk);
-        for row in Previous::find_by_statement(statement).all(db).await? {
-            previous.insert(row.pnode_id, row);
+        for row in db.query_all_raw(statement).await? {
+            let sample = sample::Model::from_query_result(&row, "")?;
+            previous.insert(sample.pnode_id, sample);
         }
     }
     Ok(previous)
 }
 
-/// The newest sample of each node of `ids`, picked by index (as in the view's SQL).
+/// The newest sample of each node of `ids`, picked by index as the view picks it.
 fn newest_samples(backend: DbBackend, ids: &[i64]) -> Statement {
-    let list = ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = match backend {
-        DbBackend::Postgres => format!(
-            "SELECT l.pnode_id, l.sampled_at, l.packets_received, l.packets_sent, l.total_bytes
-             FROM pnodes p CROSS JOIN LATERAL (
-                 SELECT * FROM pnode_stats_samples s WHERE s.pnode_id = p.id
-                 ORDER BY s.sampled_at DESC, s.id DESC LIMIT 1) l
-             WHERE p.id IN ({list})"
-        ),
-        _ => format!(
-            "SELECT s.pnode_id, s.sampled_at, s.packets_received, s.packets_sent, s.total_bytes
-             FROM pnodes p JOIN pnode_stats_samples s ON s.id = (
-                 SELECT s2.id FROM pnode_stats_samples s2 WHERE s2.pnode_id = p.id
-                 ORDER BY s2.sampled_at DESC, s2.id DESC LIMIT 1)
-             WHERE p.id IN ({list})"
-        ),
-    };
-    Statement::from_string(backend, sql)
+    const NODE: &str = "p";
+    const NEWEST: &str = "newest";
+    let columns: Vec<DynIden> = sample::Column::iter().map(IntoIden::into_iden).collect();
+    let mut select = Query::select();
+    for column in &columns {
+        select.column((NEWEST, column.clone()));
+    }
+    select.from_as(pnode::Entity, NODE);
+    History::new(
+        sample::Entity,
+        sample::Column::PnodeId,
+        sample::Column::SampledAt,
+        sample::Column::Id,
+    )
+    .join_picked(
+        backend,
+        &mut select,
+        Expr::col((NODE, pnode::Column::Id)),
+        &PickedJoin {
+            kind: JoinType::InnerJoin,
+            alias: NEWEST,
+            columns: &columns,
+            pick: Pick::newest(),
+        },
+    );
+    select.and_where(Expr::col((NODE, pnode::Column::Id)).is_in(ids.iter().copied()));
+    backend.build(&select)
 }
 
 /// A new sample of `stats` taken at `now`, with rates from `previous`.
@@ -69,11 +78,12 @@ pub fn row(
     previous: Option<&Previous>,
     now: DateTime<Utc>,
 ) -> sample::ActiveModel {
-    let wide = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+    // A counter past i64::MAX cannot be stored: it is left out rather than wrapped.
+    let to_i64 = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
     let (received, sent, total) = (
-        wide(stats.packets_received),
-        wide(stats.packets_sent),
-        wide(stats.total_bytes),
+        to_i64(stats.packets_received),
+        to_i64(stats.packets_sent),
+        to_i64(stats.total_bytes),
     );
     let gap = previous
         .map(|p| (now - p.sampled_at).num_milliseconds() as f64 / 1000.0)
@@ -90,9 +100,9 @@ pub fn row(
         seed_base_url: Set(None),
         sampled_at: Set(now),
         cpu_percent: Set(stats.cpu_percent),
-        ram_used_bytes: Set(wide(stats.ram_used)),
-        ram_total_bytes: Set(wide(stats.ram_total)),
-        uptime_seconds: Set(wide(stats.uptime)),
+        ram_used_bytes: Set(to_i64(stats.ram_used)),
+        ram_total_bytes: Set(to_i64(stats.ram_total)),
+        uptime_seconds: Set(to_i64(stats.uptime)),
         packets_received: Set(received),
         packets_sent: Set(sent),
         packets_in_per_sec: Set(rate(delta(
@@ -101,7 +111,7 @@ pub fn row(
         ))),
         packets_out_per_sec: Set(rate(delta(sent, previous.and_then(|p| p.packets_sent)))),
         total_bytes: Set(total),
-        active_streams: Set(wide(stats.active_streams)),
+        active_streams: Set(to_i64(stats.active_streams)),
         delta_bytes: Set(delta_bytes),
         delta_seconds: Set(delta_bytes.and(gap)),
         bytes_per_second: Set(rate(delta_bytes)),
@@ -117,11 +127,23 @@ mod tests {
 
     fn previous(seconds_ago: i64, counters: i64, now: DateTime<Utc>) -> Previous {
         Previous {
+            id: 1,
             pnode_id: 1,
+            seed_base_url: None,
             sampled_at: now - Duration::seconds(seconds_ago),
+            cpu_percent: None,
+            ram_used_bytes: None,
+            ram_total_bytes: None,
+            uptime_seconds: None,
             packets_received: Some(counters),
             packets_sent: Some(counters),
+            packets_in_per_sec: None,
+            packets_out_per_sec: None,
             total_bytes: Some(counters),
+            active_streams: None,
+            delta_bytes: None,
+            delta_seconds: None,
+            bytes_per_second: None,
         }
     }
 
@@ -131,6 +153,19 @@ mod tests {
             packets_sent: Some(counters),
             total_bytes: Some(counters),
             ..NodeStats::default()
+        }
+    }
+
+    #[test]
+    fn the_newest_samples_per_backend() {
+        for (backend, name) in [
+            (DbBackend::Postgres, "postgres"),
+            (DbBackend::Sqlite, "sqlite"),
+        ] {
+            insta::assert_snapshot!(
+                format!("{name}_newest_samples"),
+                newest_samples(backend, &[1, 2]).sql
+            );
         }
     }
 

@@ -8,12 +8,15 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{pnode, pnode_stats_sample as sample};
 use futures_util::{StreamExt, stream};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionSession,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
     TransactionTrait, sea_query::Expr,
 };
 
 use super::samples;
-use crate::prpc::{NodeStats, PrpcClient};
+use crate::{
+    db::ROWS_PER_STATEMENT,
+    prpc::{NodeStats, PrpcClient},
+};
 
 /// Without a reported `rpc_port`, a node answers pRPC on the default port.
 const DEFAULT_RPC_PORT: u16 = 6000;
@@ -51,16 +54,16 @@ pub async fn in_backoff(
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, DbErr> {
     let mut waiting = Vec::new();
-    for chunk in ids.chunks(1000) {
-        waiting.extend(
-            pnode::Entity::find()
-                .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
-                .filter(pnode::Column::NextStatsAllowedAt.gt(now))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|node| node.id),
-        );
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let ids: Vec<i64> = pnode::Entity::find()
+            .select_only()
+            .column(pnode::Column::Id)
+            .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
+            .filter(pnode::Column::NextStatsAllowedAt.gt(now))
+            .into_tuple()
+            .all(db)
+            .await?;
+        waiting.extend(ids);
     }
     Ok(waiting)
 }
@@ -128,13 +131,13 @@ where
             ))
         })
         .collect();
-    for chunk in rows.chunks(1000) {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         sample::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
     }
 
-    for chunk in answered.chunks(1000) {
+    for chunk in answered.chunks(ROWS_PER_STATEMENT) {
         pnode::Entity::update_many()
             .col_expr(pnode::Column::Reachable, Expr::value(true))
             .col_expr(pnode::Column::FailureCount, Expr::value(0_i64))
@@ -152,20 +155,23 @@ where
     // The backoff depends on each node's count of failures: one statement per count (at most 6
     // distinct waits), not one per node.
     let mut by_failures: HashMap<i64, Vec<i64>> = HashMap::new();
-    for chunk in failed.chunks(1000) {
-        for node in pnode::Entity::find()
+    for chunk in failed.chunks(ROWS_PER_STATEMENT) {
+        let nodes: Vec<(i64, i64)> = pnode::Entity::find()
+            .select_only()
+            .columns([pnode::Column::Id, pnode::Column::FailureCount])
             .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
             .all(&txn)
-            .await?
-        {
+            .await?;
+        for (id, failures) in nodes {
             by_failures
-                .entry(node.failure_count.saturating_add(1))
+                .entry(failures.saturating_add(1))
                 .or_default()
-                .push(node.id);
+                .push(id);
         }
     }
     for (failures, ids) in by_failures {
-        for chunk in ids.chunks(1000) {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             pnode::Entity::update_many()
                 .col_expr(pnode::Column::Reachable, Expr::value(false))
                 .col_expr(pnode::Column::FailureCount, Expr::value(failures))

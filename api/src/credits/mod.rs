@@ -77,7 +77,7 @@ pub struct CreditsReport {
 }
 
 /// Fetches `url`, then stores the answer at `now`. A failed or malformed fetch changes nothing.
-#[tracing::instrument(name = "refresh credits", skip(db, client, policy))]
+#[tracing::instrument(level = "debug", name = "refresh credits", skip(db, client, policy))]
 pub async fn refresh<C>(
     db: &C,
     client: &reqwest::Client,

@@ -8,30 +8,26 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entity::{pnode, pod_credits_snapshot as snapshot};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect, Statement, TransactionSession, TransactionTrait, Value,
-    sea_query::{CaseStatement, Expr},
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, Iterable,
+    QueryFilter, QuerySelect, Statement, TransactionSession, TransactionTrait,
+    sea_query::{CaseStatement, DynIden, Expr, IntoIden, JoinType, Query},
 };
 
 use super::{Credit, CreditsError, CreditsPolicy, CreditsReport};
-
-/// Rows (or pubkeys) per statement: at most 3 bound values each, well under SQLite's 32,766.
-const ROWS_PER_STATEMENT: usize = 1000;
+use crate::db::{
+    ROWS_PER_STATEMENT,
+    newest::{History, Pick, PickedJoin},
+};
 
 /// A pod's newest snapshot.
-#[derive(Debug, FromQueryResult)]
-struct Newest {
-    pod_pubkey: String,
-    credits: i64,
-    observed_at: DateTime<Utc>,
-}
+type Newest = snapshot::Model;
 
 /// Stores one fetched answer at `now`, in one transaction: a `pod_credits_snapshots` row
 /// (`source_url` = `url`) per pod whose newest snapshot is at least `policy.snapshot_every` old
 /// or holds another value, and `pnodes.latest_credits` / `credits_updated_at` for every known
 /// node (matched by pubkey) whose value changed or was null. Pods not in `pnodes` still get
 /// snapshots: credits may arrive before gossip. A pubkey listed twice keeps its first entry.
-#[tracing::instrument(name = "store credits", skip(db, credits, policy), fields(pods = credits.len()))]
+#[tracing::instrument(level = "debug", name = "store credits", skip(db, credits, policy), fields(pods = credits.len()))]
 pub async fn store<C>(
     db: &C,
     url: &str,
@@ -106,45 +102,45 @@ async fn newest(
     let mut newest = HashMap::with_capacity(pubkeys.len());
     for chunk in pubkeys.chunks(ROWS_PER_STATEMENT) {
         let statement = newest_snapshots(db.get_database_backend(), chunk);
-        for row in Newest::find_by_statement(statement).all(db).await? {
-            newest.insert(row.pod_pubkey.clone(), row);
+        for row in db.query_all_raw(statement).await? {
+            let snapshot = snapshot::Model::from_query_result(&row, "")?;
+            newest.insert(snapshot.pod_pubkey.clone(), snapshot);
         }
     }
     Ok(newest)
 }
 
-/// One index probe per pubkey, from the newest end of (pod_pubkey, observed_at), as in the
-/// view's SQL: a LATERAL subquery on PostgreSQL (a correlated scalar subquery there lets the
-/// planner hash-join the whole history), a correlated scalar subquery on SQLite (no LATERAL).
-/// Both are driven by the list of pubkeys, so no pod's older history is read.
+/// The newest snapshot of each of `pubkeys`, driven by the list itself (a VALUES table `k`), so
+/// that each pod costs one index walk and no pod's older history is read.
 fn newest_snapshots(backend: DbBackend, pubkeys: &[&str]) -> Statement {
-    let keys = pubkeys
-        .iter()
-        .enumerate()
-        .map(|(i, _)| match backend {
-            DbBackend::Postgres => format!("(${})", i + 1),
-            _ => "(?)".to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = match backend {
-        DbBackend::Postgres => format!(
-            "SELECT k.pubkey AS pod_pubkey, l.credits, l.observed_at
-             FROM (VALUES {keys}) AS k(pubkey) CROSS JOIN LATERAL (
-                 SELECT c.credits, c.observed_at FROM pod_credits_snapshots c
-                 WHERE c.pod_pubkey = k.pubkey
-                 ORDER BY c.observed_at DESC, c.id DESC LIMIT 1) l"
-        ),
-        _ => format!(
-            "WITH k(pubkey) AS (VALUES {keys})
-             SELECT c.pod_pubkey, c.credits, c.observed_at
-             FROM k JOIN pod_credits_snapshots c ON c.id = (
-                 SELECT c2.id FROM pod_credits_snapshots c2 WHERE c2.pod_pubkey = k.pubkey
-                 ORDER BY c2.observed_at DESC, c2.id DESC LIMIT 1)"
-        ),
-    };
-    let values = pubkeys.iter().map(|&key| Value::from(key.to_owned()));
-    Statement::from_sql_and_values(backend, sql, values)
+    const KEYS: &str = "k";
+    /// The one column of a VALUES table, as both backends name it.
+    const KEY: &str = "column1";
+    const NEWEST: &str = "newest";
+    let columns: Vec<DynIden> = snapshot::Column::iter().map(IntoIden::into_iden).collect();
+    let mut select = Query::select();
+    for column in &columns {
+        select.column((NEWEST, column.clone()));
+    }
+    select.from_values(pubkeys.iter().map(|&key| key.to_owned()), KEYS);
+    History::new(
+        snapshot::Entity,
+        snapshot::Column::PodPubkey,
+        snapshot::Column::ObservedAt,
+        snapshot::Column::Id,
+    )
+    .join_picked(
+        backend,
+        &mut select,
+        Expr::col((KEYS, KEY)),
+        &PickedJoin {
+            kind: JoinType::InnerJoin,
+            alias: NEWEST,
+            columns: &columns,
+            pick: Pick::newest(),
+        },
+    );
+    backend.build(&select)
 }
 
 /// The known nodes among `credits` whose `latest_credits` differs (or is null): (id, credits).
@@ -207,9 +203,24 @@ mod tests {
 
     fn newest(credits: i64, seconds_ago: i64, now: DateTime<Utc>) -> Newest {
         Newest {
+            id: 1,
             pod_pubkey: "pod".into(),
             credits,
             observed_at: now - TimeDelta::seconds(seconds_ago),
+            source_url: "http://127.0.0.1:8000/api/pods-credits".into(),
+        }
+    }
+
+    #[test]
+    fn the_newest_snapshots_per_backend() {
+        for (backend, name) in [
+            (DbBackend::Postgres, "postgres"),
+            (DbBackend::Sqlite, "sqlite"),
+        ] {
+            insta::assert_snapshot!(
+                format!("{name}_newest_snapshots"),
+                newest_snapshots(backend, &["a", "b"]).sql
+            );
         }
     }
 

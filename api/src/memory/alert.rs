@@ -1,6 +1,12 @@
 //! The memory alert: an error once when RSS goes above the threshold, an info line once when it
 //! falls back under it, and silence in between.
 
+/// Whether `rss` is above `threshold` (0: no threshold, never above). The one place this is
+/// decided, for the alert, the memory endpoint and `/metrics`.
+pub fn is_over(rss: u64, threshold: u64) -> bool {
+    threshold > 0 && rss > threshold
+}
+
 /// A change of side of the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Crossing {
@@ -26,7 +32,7 @@ impl Alert {
 
     /// The crossing `rss` makes, if it is on the other side from the previous sample.
     pub fn observe(&mut self, rss: u64) -> Option<Crossing> {
-        let over = self.threshold > 0 && rss > self.threshold;
+        let over = is_over(rss, self.threshold);
         if over == self.over {
             return None;
         }

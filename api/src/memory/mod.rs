@@ -68,7 +68,7 @@ impl MemoryProbe {
 
     /// Whether `sample` is above the alert threshold.
     pub fn over_alert(&self, sample: &MemorySample) -> bool {
-        self.alert_bytes > 0 && sample.rss_bytes > self.alert_bytes
+        alert::is_over(sample.rss_bytes, self.alert_bytes)
     }
 
     /// The figures now.
@@ -92,26 +92,32 @@ impl MemoryProbe {
     }
 }
 
+/// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmSize`): the kernel's own figure, read
+/// without sysinfo, so it can check the probe. Linux only.
+pub fn proc_status_bytes(pid: u32, field: &str) -> std::io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("no {field} in /proc/{pid}/status"),
+            )
+        })?;
+    Ok(kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// VmRSS from `/proc/self/status`, in bytes: the OS's own figure.
-    fn vm_rss() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("a VmRSS line");
-        kib * 1024
-    }
 
     #[test]
     fn the_probe_reads_this_process_as_the_os_counts_it() {
         let probe = MemoryProbe::new(0).expect("probe");
         let sample = probe.sample();
-        let os = vm_rss();
+        let os = proc_status_bytes(std::process::id(), "VmRSS").expect("procfs");
 
         assert_eq!(sample.pid, std::process::id());
         let gap = sample.rss_bytes.abs_diff(os) as f64 / os as f64;

@@ -16,7 +16,11 @@ use prometheus_client::{
 };
 
 use self::http::HttpMetrics;
-use crate::{collector::metrics::CollectorMetrics, db::Database, memory::MemorySample};
+use crate::{
+    collector::metrics::CollectorMetrics,
+    db::Database,
+    memory::{MemoryProbe, MemorySample},
+};
 
 /// The content type of the OpenMetrics text format, which Prometheus reads.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -127,7 +131,7 @@ impl Metrics {
     pub fn render(
         &self,
         memory: &MemorySample,
-        alert_bytes: u64,
+        probe: &MemoryProbe,
         db: &Database,
     ) -> Result<String, std::fmt::Error> {
         self.resident.set(as_gauge(memory.rss_bytes));
@@ -137,9 +141,8 @@ impl Metrics {
         self.allocator_resident.set(as_gauge(
             memory.allocator_resident_bytes.unwrap_or_default(),
         ));
-        self.alert_threshold.set(as_gauge(alert_bytes));
-        self.over_alert
-            .set(i64::from(alert_bytes > 0 && memory.rss_bytes > alert_bytes));
+        self.alert_threshold.set(as_gauge(probe.alert_bytes()));
+        self.over_alert.set(i64::from(probe.over_alert(memory)));
         let pool = db.pool_stats();
         let in_use = pool.open.saturating_sub(pool.idle);
         self.pool

@@ -26,7 +26,7 @@ pub async fn metrics(
 ) -> Result<HttpResponse> {
     let sample = state.memory.sample();
     let text = metrics
-        .render(&sample, state.memory.alert_bytes(), &state.db)
+        .render(&sample, &state.memory, &state.db)
         .map_err(|err| ApiError::Internal(anyhow::anyhow!("cannot write the metrics: {err}")))?;
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))
 }

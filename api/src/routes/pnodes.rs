@@ -10,7 +10,7 @@ use crate::{
     view::{
         self,
         cost::RequestCost,
-        model::{GlobalPnode, Pagination, PnodesBody},
+        model::{GlobalPnode, PnodesBody},
         query::{PnodeQuery, RawPnodeQuery},
     },
 };
@@ -37,31 +37,21 @@ pub async fn list(
     let db = state.db.conn();
     let now = Utc::now();
     let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
-    let selection = cost.statements().count(view::select(db, &query)).await?;
-    cost.selected(selection.total);
     let seeds = state.seeds.as_slice();
     let Some(limit) = query.limit else {
+        let selection = cost.statements().count(view::select(db, &query)).await?;
+        cost.selected(selection.total);
         let body = view::stream::body(db.clone(), seeds, selection.ids, now, cost);
         return Ok(HttpResponse::Ok()
             .content_type(ContentType::json())
             .streaming(body));
     };
-    let nodes = cost
-        .statements()
-        .count(view::load(db, &selection.ids, now))
-        .await?;
-    cost.loaded(&nodes);
-    let pagination = Pagination {
-        total: selection.total,
-        limit,
-        offset: query.offset,
-        has_more: query.offset.saturating_add(nodes.len() as u64) < selection.total,
-    };
+    let page = view::page(db, &query, limit, now, &mut cost).await?;
     Ok(HttpResponse::Ok().json(PnodesBody {
         seeds: seeds.to_vec(),
-        pnodes: Some(nodes.clone()),
-        global_pnodes: nodes,
-        pagination: Some(pagination),
+        pnodes: Some(page.nodes.clone()),
+        global_pnodes: page.nodes,
+        pagination: Some(page.pagination),
     }))
 }
 

@@ -16,6 +16,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use crate::{
     config::Settings,
     db::Database,
+    memory,
     tools::{
         generate::{self, Spec},
         load::{self, Tally},
@@ -161,13 +162,7 @@ impl ServerProcess {
     }
 
     fn rss_bytes(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("VmRSS in /proc/<pid>/status")?;
-        Ok(kib * 1024)
+        Ok(memory::proc_status_bytes(self.child.id(), "VmRSS")?)
     }
 
     fn stop(&mut self) {

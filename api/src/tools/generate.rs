@@ -11,7 +11,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::tools::rng::Rng;
+use crate::{db::ROWS_PER_STATEMENT, tools::rng::Rng};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
@@ -43,8 +43,6 @@ pub struct Written {
     pub credits: u64,
 }
 
-/// Rows per INSERT: under SQLite's 32,766 bound values for the widest table (17 columns).
-const ROWS_PER_INSERT: usize = 1500;
 /// Nodes whose rows go in one transaction.
 const NODES_PER_TRANSACTION: usize = 500;
 const SEEN_EVERY: i64 = 60;
@@ -110,7 +108,7 @@ where
     let count = rows.len() as u64;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         A::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;

@@ -1,9 +1,10 @@
 //! The global pnode view: what every node looks like now, and who has seen it.
 //!
-//! A request costs a fixed number of statements whatever the node count or history depth: one to
-//! select and order the node ids, then two per chunk of nodes (details with their newest
-//! observation, chosen stats sample and credits; and the seed mapping). Only ids are held for the
-//! whole selection; full rows are built one chunk at a time.
+//! A request's statements never depend on the depth of history: one to select and order the node
+//! ids, then two per chunk of [`CHUNK`] nodes (details with their newest observation, shown stats
+//! sample and credits; and the seed mapping). A page is one chunk, so 3 statements whatever the
+//! node count; the full view of n nodes costs 1 + 2·⌈n/500⌉. Only ids are held for the whole
+//! selection; full rows are built one chunk at a time.
 
 pub mod cost;
 mod error;
@@ -16,11 +17,15 @@ pub mod version;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
+use entity::{pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 pub use self::error::ViewError;
 use self::{
-    model::{DetailRow, GlobalPnode},
+    model::{Details, GlobalPnode, Pagination},
     query::{Order, PnodeQuery, SortKey},
 };
 
@@ -35,43 +40,48 @@ pub struct Selection {
     pub total: u64,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct IdRow {
-    id: i64,
-    version: Option<String>,
+/// One page of a query: its nodes and where it sits in the whole selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub nodes: Vec<GlobalPnode>,
+    pub pagination: Pagination,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct SightingRow {
-    pnode_id: i64,
-    seed_base_url: String,
-}
-
-/// Selects and orders the nodes of `query` (one statement).
+/// Selects and orders the nodes of `query` (one statement), then applies its page.
 pub async fn select(db: &impl ConnectionTrait, query: &PnodeQuery) -> Result<Selection, DbErr> {
     let statement = sql::ordered_ids(db.get_database_backend(), query);
-    let mut rows = IdRow::find_by_statement(statement).all(db).await?;
-    if query.sort == SortKey::Version {
-        sort_by_version(&mut rows, query.order);
+    let rows = db.query_all_raw(statement).await?;
+    let mut ordered = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: i64 = row.try_get("", pnode::Column::Id.as_str())?;
+        let version: Option<String> = if query.sort == SortKey::Version {
+            row.try_get("", observation::Column::Version.as_str())?
+        } else {
+            None
+        };
+        ordered.push((id, version));
     }
-    let total = rows.len() as u64;
+    if query.sort == SortKey::Version {
+        sort_by_version(&mut ordered, query.order);
+    }
+    let total = ordered.len() as u64;
     let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
     let limit = query
         .limit
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-    let ids = rows
+    let ids = ordered
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|row| row.id)
+        .map(|(id, _)| id)
         .collect();
     Ok(Selection { ids, total })
 }
 
 /// Version order is numeric, which SQL cannot do portably: the rows arrive ordered by id in the
 /// requested direction, and a stable sort keeps that as the tie-break. Nulls go last either way.
-fn sort_by_version(rows: &mut [IdRow], order: Order) {
-    rows.sort_by(|a, b| match (&a.version, &b.version) {
+fn sort_by_version(rows: &mut [(i64, Option<String>)], order: Order) {
+    rows.sort_by(|(_, a), (_, b)| match (a, b) {
         (None, None) => std::cmp::Ordering::Equal,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (Some(_), None) => std::cmp::Ordering::Less,
@@ -80,6 +90,31 @@ fn sort_by_version(rows: &mut [IdRow], order: Order) {
             Order::Desc => version::compare(y, x),
         },
     });
+}
+
+/// The page `query.limit` asks for (three statements: the selection, then one chunk's details
+/// and sightings).
+pub async fn page(
+    db: &impl ConnectionTrait,
+    query: &PnodeQuery,
+    limit: u64,
+    now: DateTime<Utc>,
+    cost: &mut cost::RequestCost,
+) -> Result<Page, DbErr> {
+    let selection = cost.statements().count(select(db, query)).await?;
+    cost.selected(selection.total);
+    let nodes = cost
+        .statements()
+        .count(load(db, &selection.ids, now))
+        .await?;
+    cost.loaded(&nodes);
+    let pagination = Pagination {
+        total: selection.total,
+        limit,
+        offset: query.offset,
+        has_more: query.offset.saturating_add(nodes.len() as u64) < selection.total,
+    };
+    Ok(Page { nodes, pagination })
 }
 
 /// Builds the nodes `ids`, in that order (two statements). A node deleted since it was selected
@@ -92,41 +127,53 @@ pub async fn load(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = db.get_database_backend();
-    let details = DetailRow::find_by_statement(sql::details(backend, ids, now))
-        .all(db)
+    let rows = db
+        .query_all_raw(sql::details(db.get_database_backend(), ids, now))
         .await?;
-    let sightings = SightingRow::find_by_statement(sql::sightings(backend, ids))
+    let sightings: Vec<(i64, String)> = sighting::Entity::find()
+        .select_only()
+        .columns([sighting::Column::PnodeId, sighting::Column::SeedBaseUrl])
+        .filter(sighting::Column::PnodeId.is_in(ids.iter().copied()))
+        .order_by_asc(sighting::Column::PnodeId)
+        .order_by_asc(sighting::Column::SeedBaseUrl)
+        .into_tuple()
         .all(db)
         .await?;
 
     let mut seen: HashMap<i64, Vec<String>> = HashMap::with_capacity(ids.len());
-    for row in sightings {
-        seen.entry(row.pnode_id)
-            .or_default()
-            .push(row.seed_base_url);
+    for (pnode_id, seed_base_url) in sightings {
+        seen.entry(pnode_id).or_default().push(seed_base_url);
     }
-    let mut by_id: HashMap<i64, DetailRow> =
-        details.into_iter().map(|row| (row.id(), row)).collect();
+    let mut by_id: HashMap<i64, Details> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let details = Details::from_row(row)?;
+        by_id.insert(details.id(), details);
+    }
     Ok(ids
         .iter()
         .filter_map(|id| by_id.remove(id))
-        .map(|row| {
-            let seeds = seen.remove(&row.id()).unwrap_or_default();
-            row.into_pnode(seeds)
+        .map(|details| {
+            let seeds = seen.remove(&details.id()).unwrap_or_default();
+            details.into_pnode(seeds)
         })
         .collect())
 }
 
-/// The node with this pubkey, if there is one.
+/// The node with this pubkey, if there is one (three statements when it exists).
 pub async fn find(
     db: &impl ConnectionTrait,
     pubkey: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<GlobalPnode>, DbErr> {
-    let statement = sql::id_of(db.get_database_backend(), pubkey);
-    let Some(row) = IdRow::find_by_statement(statement).one(db).await? else {
+    let id: Option<i64> = pnode::Entity::find()
+        .select_only()
+        .column(pnode::Column::Id)
+        .filter(pnode::Column::Pubkey.eq(pubkey))
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some(id) = id else {
         return Ok(None);
     };
-    Ok(load(db, &[row.id], now).await?.into_iter().next())
+    Ok(load(db, &[id], now).await?.into_iter().next())
 }

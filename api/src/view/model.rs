@@ -2,10 +2,12 @@
 //! present, absent values `null`, timestamps RFC 3339 UTC with millisecond precision and a `Z`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::FromQueryResult;
+use entity::{pnode, pnode_gossip_observation as observation, pnode_stats_sample as sample};
+use sea_orm::{DbErr, FromQueryResult, QueryResult};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
+use super::sql;
 use crate::seeds::Seed;
 
 /// One node as the network sees it now.
@@ -112,77 +114,88 @@ pub struct Pagination {
     pub has_more: bool,
 }
 
-/// One row of the details query (see `sql::details`).
-#[derive(Debug, FromQueryResult)]
-pub(super) struct DetailRow {
-    id: i64,
-    pubkey: String,
-    reachable: bool,
-    failure_count: i64,
-    last_stats_attempt_at: Option<DateTime<Utc>>,
-    last_stats_success_at: Option<DateTime<Utc>>,
-    latest_credits: Option<i64>,
-    credits_updated_at: Option<DateTime<Utc>>,
-    latest_address: Option<String>,
-    latest_version: Option<String>,
-    last_seen_timestamp: Option<i64>,
-    observed_at: Option<DateTime<Utc>>,
-    sampled_at: Option<DateTime<Utc>>,
-    cpu_percent: Option<f64>,
-    ram_used_bytes: Option<i64>,
-    ram_total_bytes: Option<i64>,
-    uptime_seconds: Option<i64>,
-    packets_in_per_sec: Option<f64>,
-    packets_out_per_sec: Option<f64>,
-    total_bytes: Option<i64>,
-    active_streams: Option<i64>,
-    bytes_per_second: Option<f64>,
+/// One row of the details query (see `sql::details`): a node, its newest observation and shown
+/// sample, each read back by its entity's own model, and its credits now and a day ago.
+#[derive(Debug)]
+pub(super) struct Details {
+    node: pnode::Model,
+    observation: Option<observation::Model>,
+    sample: Option<sample::Model>,
     credits_now: Option<i64>,
     credits_day_ago: Option<i64>,
 }
 
-impl DetailRow {
+impl Details {
+    pub(super) fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self {
+            node: pnode::Model::from_query_result(row, &prefix(sql::NODE))?,
+            observation: joined(row, sql::OBSERVATION)?,
+            sample: joined(row, sql::SAMPLE)?,
+            credits_now: row.try_get("", sql::CREDITS_NOW)?,
+            credits_day_ago: row.try_get("", sql::CREDITS_DAY_AGO)?,
+        })
+    }
+
     pub(super) fn id(&self) -> i64 {
-        self.id
+        self.node.id
     }
 
     pub(super) fn into_pnode(self, seed_base_urls_seen: Vec<String>) -> GlobalPnode {
-        let latest_stats = self.sampled_at.map(|timestamp| LatestStats {
-            timestamp,
-            cpu_percent: self.cpu_percent,
-            ram_used_bytes: self.ram_used_bytes,
-            ram_total_bytes: self.ram_total_bytes,
-            uptime_seconds: self.uptime_seconds,
-            packets_in_per_sec: self.packets_in_per_sec,
-            packets_out_per_sec: self.packets_out_per_sec,
-            total_bytes: self.total_bytes,
-            active_streams: self.active_streams,
-            bytes_per_second: self.bytes_per_second,
+        let Self {
+            node,
+            observation,
+            sample,
+            credits_now,
+            credits_day_ago,
+        } = self;
+        let latest_stats = sample.map(|s| LatestStats {
+            timestamp: s.sampled_at,
+            cpu_percent: s.cpu_percent,
+            ram_used_bytes: s.ram_used_bytes,
+            ram_total_bytes: s.ram_total_bytes,
+            uptime_seconds: s.uptime_seconds,
+            packets_in_per_sec: s.packets_in_per_sec,
+            packets_out_per_sec: s.packets_out_per_sec,
+            total_bytes: s.total_bytes,
+            active_streams: s.active_streams,
+            bytes_per_second: s.bytes_per_second,
         });
         GlobalPnode {
-            id: self.id,
-            pubkey: self.pubkey,
-            reachable: self.reachable,
-            failure_count: self.failure_count,
-            last_stats_attempt_at: self.last_stats_attempt_at,
-            last_stats_success_at: self.last_stats_success_at,
-            latest_address: self.latest_address,
-            latest_version: self.latest_version,
-            gossip_last_seen: self
-                .last_seen_timestamp
-                .and_then(unix_seconds)
-                .or(self.observed_at),
+            id: node.id,
+            pubkey: node.pubkey,
+            reachable: node.reachable,
+            failure_count: node.failure_count,
+            last_stats_attempt_at: node.last_stats_attempt_at,
+            last_stats_success_at: node.last_stats_success_at,
+            gossip_last_seen: observation.as_ref().and_then(|o| {
+                o.last_seen_timestamp
+                    .and_then(unix_seconds)
+                    .or(Some(o.observed_at))
+            }),
+            latest_address: observation.as_ref().map(|o| o.address.clone()),
+            latest_version: observation.and_then(|o| o.version),
             seeds_seen_count: seed_base_urls_seen.len(),
             seed_base_urls_seen,
             latest_stats,
-            latest_credits: self.latest_credits,
-            credits_updated_at: self.credits_updated_at,
-            credit_delta_24h: self
-                .credits_now
-                .zip(self.credits_day_ago)
+            latest_credits: node.latest_credits,
+            credits_updated_at: node.credits_updated_at,
+            credit_delta_24h: credits_now
+                .zip(credits_day_ago)
                 .map(|(now, then)| now.saturating_sub(then)),
         }
     }
+}
+
+fn prefix(table: &str) -> String {
+    format!("{table}_")
+}
+
+/// The model of a LEFT-joined table, `None` when the join found no row (its id is null). A
+/// column that is missing or of the wrong type is an error, never a silent `None`.
+fn joined<M: FromQueryResult>(row: &QueryResult, table: &str) -> Result<Option<M>, DbErr> {
+    let prefix = prefix(table);
+    let id: Option<i64> = row.try_get(&prefix, "id")?;
+    id.map(|_| M::from_query_result(row, &prefix)).transpose()
 }
 
 /// A reported `last_seen_timestamp` as a time. Some clients send milliseconds (anything past

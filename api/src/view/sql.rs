@@ -1,126 +1,139 @@
-//! The SQL of the global view. Every per-node "newest" pick is made by the database through the
-//! (pnode_id, time) indexes, one index probe per node, so a request costs the same whatever the
-//! depth of history; nothing here reads a node's history into Rust.
-//!
-//! Why not window functions: `ROW_NUMBER() OVER (PARTITION BY pnode_id ...)` ranks every row of
-//! history before filtering, which grows with history depth. Instead each node's newest rows are
-//! found by walking its index from the newest end and stopping: a LATERAL subquery on PostgreSQL
-//! (a correlated scalar subquery there lets the planner hash-join whole history tables, measured
-//! at 10x slower for 500 nodes), a correlated scalar subquery on SQLite (which has no LATERAL).
+//! The statements of the global view, built with sea-query for each backend. Every per-node
+//! "newest" pick goes through [`History`] (one index walk per node, whatever the depth of
+//! history), so nothing here reads a node's history into Rust.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DbBackend, Statement, Value};
+use entity::{
+    pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
+    pnode_stats_sample as sample, pod_credits_snapshot as snapshot,
+};
+use sea_orm::{
+    DbBackend, Statement,
+    sea_query::{
+        Condition, DynIden, Expr, ExprTrait, Func, IntoIden, JoinType, LikeExpr, NullOrdering,
+        Order as SqlOrder, Query, SelectStatement, SimpleExpr,
+    },
+};
 
 use super::query::{Filter, Order, PnodeQuery, SortKey};
+use crate::db::newest::{History, Pick, PickedJoin};
 
-/// Text and bound values of one statement, with placeholders in the backend's style.
-#[derive(Debug)]
-pub struct Sql {
+/// Aliases of the tables in the view's statements, and the prefixes of their columns in a
+/// details row (read back with each entity's own model, so the list is never written by hand).
+pub const NODE: &str = "p";
+pub const OBSERVATION: &str = "o";
+pub const SAMPLE: &str = "s";
+/// Selected columns of the details row that come from no entity.
+pub const CREDITS_NOW: &str = "credits_now";
+pub const CREDITS_DAY_AGO: &str = "credits_day_ago";
+
+fn observations() -> History {
+    History::new(
+        observation::Entity,
+        observation::Column::PnodeId,
+        observation::Column::ObservedAt,
+        observation::Column::Id,
+    )
+}
+
+fn samples() -> History {
+    History::new(
+        sample::Entity,
+        sample::Column::PnodeId,
+        sample::Column::SampledAt,
+        sample::Column::Id,
+    )
+}
+
+pub fn credit_snapshots() -> History {
+    History::new(
+        snapshot::Entity,
+        snapshot::Column::PodPubkey,
+        snapshot::Column::ObservedAt,
+        snapshot::Column::Id,
+    )
+}
+
+/// The sample `latestStats` shows: of the node's two newest, the newer one with a throughput
+/// value, else the newest.
+fn shown_sample() -> Pick {
+    Pick {
+        among: 2,
+        preferring: Some(sample::Column::BytesPerSecond.into_iden()),
+    }
+}
+
+fn all_columns<C: sea_orm::ColumnTrait + sea_orm::IdenStatic>() -> Vec<DynIden> {
+    C::iter().map(IntoIden::into_iden).collect()
+}
+
+/// `pnodes p` with each node's newest observation `o` and shown sample `s` joined (only the
+/// columns in `observation_columns` and `sample_columns`, which on SQLite are the whole row).
+fn with_latest(
     backend: DbBackend,
-    text: String,
-    values: Vec<Value>,
+    select: &mut SelectStatement,
+    observation_columns: &[DynIden],
+    sample_columns: &[DynIden],
+) {
+    let node_id = || Expr::col((NODE, pnode::Column::Id));
+    observations().join_picked(
+        backend,
+        select,
+        node_id(),
+        &PickedJoin {
+            kind: JoinType::LeftJoin,
+            alias: OBSERVATION,
+            columns: observation_columns,
+            pick: Pick::newest(),
+        },
+    );
+    samples().join_picked(
+        backend,
+        select,
+        node_id(),
+        &PickedJoin {
+            kind: JoinType::LeftJoin,
+            alias: SAMPLE,
+            columns: sample_columns,
+            pick: shown_sample(),
+        },
+    );
 }
 
-impl Sql {
-    fn new(backend: DbBackend) -> Self {
-        Self {
-            backend,
-            text: String::with_capacity(1024),
-            values: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => {
-                let n = self.values.len();
-                self.text.push_str(&format!("${n}"));
-            }
-            _ => self.text.push('?'),
-        }
-        self
-    }
-
-    fn bind_list(&mut self, ids: &[i64]) -> &mut Self {
-        self.push("(");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.bind(*id);
-        }
-        self.push(")")
-    }
-
-    pub fn build(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.text, self.values)
-    }
-}
-
-/// `pnodes p` joined to each node's newest observation `o` and to the stats sample `s` that
-/// `latestStats` shows: of the node's two newest samples, the newer one with a throughput value,
-/// else the newest (`bytes_per_second IS NULL` sorts false first).
-fn push_from_latest(sql: &mut Sql) {
-    sql.push(match sql.backend {
-        DbBackend::Postgres => {
-            "
-FROM pnodes p
-LEFT JOIN LATERAL (
-    SELECT o.address, o.version, o.last_seen_timestamp, o.observed_at, o.is_public
-    FROM pnode_gossip_observations o WHERE o.pnode_id = p.id
-    ORDER BY o.observed_at DESC, o.id DESC LIMIT 1
-) o ON TRUE
-LEFT JOIN LATERAL (
-    SELECT t.* FROM (
-        SELECT * FROM pnode_stats_samples s2 WHERE s2.pnode_id = p.id
-        ORDER BY s2.sampled_at DESC, s2.id DESC LIMIT 2
-    ) t
-    ORDER BY t.bytes_per_second IS NULL, t.sampled_at DESC, t.id DESC LIMIT 1
-) s ON TRUE"
-        }
-        _ => {
-            "
-FROM pnodes p
-LEFT JOIN pnode_gossip_observations o ON o.id = (
-    SELECT o2.id FROM pnode_gossip_observations o2 WHERE o2.pnode_id = p.id
-    ORDER BY o2.observed_at DESC, o2.id DESC LIMIT 1
-)
-LEFT JOIN pnode_stats_samples s ON s.id = (
-    SELECT t.id FROM (
-        SELECT s2.id, s2.sampled_at, s2.bytes_per_second FROM pnode_stats_samples s2
-        WHERE s2.pnode_id = p.id ORDER BY s2.sampled_at DESC, s2.id DESC LIMIT 2
-    ) t
-    ORDER BY t.bytes_per_second IS NULL, t.sampled_at DESC, t.id DESC LIMIT 1
-)"
-        }
-    });
-}
-
-/// The ids of every node the query selects, in its order (and with their versions when the
-/// order is by version, which is compared in Rust: see `version::compare`). Paging is applied
-/// by the caller, so the total comes with it.
+/// The ids of every node the query selects, in its order (with the newest observation's
+/// version when ordering by version, which is compared in Rust: see `version::compare`).
+/// Paging is applied by the caller, so the total comes with it.
 pub fn ordered_ids(backend: DbBackend, query: &PnodeQuery) -> Statement {
-    let mut sql = Sql::new(backend);
-    let needs_latest = needs_latest(query);
-    if needs_latest {
-        sql.push("SELECT p.id, o.version");
-        push_from_latest(&mut sql);
-    } else {
-        sql.push("SELECT p.id, NULL AS version FROM pnodes p");
+    let mut select = Query::select();
+    select
+        .column((NODE, pnode::Column::Id))
+        .from_as(pnode::Entity, NODE);
+    if needs_latest(query) {
+        with_latest(
+            backend,
+            &mut select,
+            &[
+                observation::Column::Version.into_iden(),
+                observation::Column::Address.into_iden(),
+                observation::Column::IsPublic.into_iden(),
+                observation::Column::LastSeenTimestamp.into_iden(),
+                observation::Column::ObservedAt.into_iden(),
+            ],
+            &[
+                sample::Column::UptimeSeconds.into_iden(),
+                sample::Column::ActiveStreams.into_iden(),
+            ],
+        );
     }
-    sql.push("\nWHERE 1 = 1");
-    push_filter(&mut sql, &query.filter);
-    push_order(&mut sql, query.sort, query.order);
-    sql.build()
+    if query.sort == SortKey::Version {
+        select.column((OBSERVATION, observation::Column::Version));
+    }
+    select.cond_where(filter(&query.filter));
+    order(backend, &mut select, query.sort, query.order);
+    backend.build(&select)
 }
 
-/// Whether the filter or the order reads the newest observation or the chosen sample.
+/// Whether the filter or the order reads the newest observation or the shown sample.
 fn needs_latest(query: &PnodeQuery) -> bool {
     let f = &query.filter;
     f.public.is_some()
@@ -132,35 +145,57 @@ fn needs_latest(query: &PnodeQuery) -> bool {
         )
 }
 
-fn push_filter(sql: &mut Sql, filter: &Filter) {
+fn filter(filter: &Filter) -> Condition {
+    let mut all = Condition::all();
     if let Some(seed) = &filter.seed {
-        sql.push("\n  AND EXISTS (SELECT 1 FROM pnode_seed_sightings ss WHERE ss.pnode_id = p.id AND ss.seed_base_url = ")
-            .bind(seed.clone())
-            .push(")");
+        const SIGHTING: &str = "ss";
+        all = all.add(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from_as(sighting::Entity, SIGHTING)
+                .and_where(
+                    Expr::col((SIGHTING, sighting::Column::PnodeId))
+                        .equals((NODE, pnode::Column::Id)),
+                )
+                .and_where(Expr::col((SIGHTING, sighting::Column::SeedBaseUrl)).eq(seed.as_str()))
+                .to_owned(),
+        ));
     }
     if let Some(reachable) = filter.reachable {
-        sql.push("\n  AND p.reachable = ").bind(reachable);
+        all = all.add(Expr::col((NODE, pnode::Column::Reachable)).eq(reachable));
     }
     if let Some(public) = filter.public {
         // A null is_public means private.
-        sql.push("\n  AND COALESCE(o.is_public, ")
-            .bind(false)
-            .push(") = ")
-            .bind(public);
+        let is_public = Func::coalesce([
+            Expr::col((OBSERVATION, observation::Column::IsPublic)),
+            Expr::val(false),
+        ]);
+        all = all.add(Expr::expr(is_public).eq(public));
     }
     if let Some(version) = &filter.version {
-        sql.push("\n  AND o.version = ").bind(version.clone());
+        all = all.add(Expr::col((OBSERVATION, observation::Column::Version)).eq(version.as_str()));
     }
     if let Some(text) = &filter.text {
-        let pattern = format!("%{}%", escape_like(text));
-        sql.push("\n  AND (LOWER(p.pubkey) LIKE ")
-            .bind(pattern.clone())
-            .push(" ESCAPE '\\' OR LOWER(o.address) LIKE ")
-            .bind(pattern)
-            .push(" ESCAPE '\\')");
+        let pattern = || LikeExpr::new(format!("%{}%", escape_like(text))).escape('\\');
+        all = all.add(
+            Condition::any()
+                .add(
+                    Expr::expr(Func::lower(Expr::col((NODE, pnode::Column::Pubkey))))
+                        .like(pattern()),
+                )
+                .add(
+                    Expr::expr(Func::lower(Expr::col((
+                        OBSERVATION,
+                        observation::Column::Address,
+                    ))))
+                    .like(pattern()),
+                ),
+        );
     }
+    all
 }
 
+/// `text` with LIKE's wildcards and its escape character taken literally.
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -168,73 +203,85 @@ fn escape_like(text: &str) -> String {
 }
 
 /// Nulls last in both directions, then the id, so pages are stable.
-fn push_order(sql: &mut Sql, sort: SortKey, order: Order) {
+fn order(backend: DbBackend, select: &mut SelectStatement, sort: SortKey, order: Order) {
     let direction = match order {
-        Order::Asc => "ASC",
-        Order::Desc => "DESC",
+        Order::Asc => SqlOrder::Asc,
+        Order::Desc => SqlOrder::Desc,
     };
-    let key = match sort {
+    let key: Option<SimpleExpr> = match sort {
         SortKey::Id | SortKey::Version => None,
-        SortKey::Pubkey => Some("p.pubkey".to_owned()),
-        SortKey::Uptime => Some("s.uptime_seconds".to_owned()),
-        SortKey::ActiveStreams => Some("s.active_streams".to_owned()),
-        SortKey::Credits => Some("p.latest_credits".to_owned()),
-        SortKey::LastSeen => Some(last_seen_seconds(sql.backend)),
+        SortKey::Pubkey => Some(Expr::col((NODE, pnode::Column::Pubkey))),
+        SortKey::Uptime => Some(Expr::col((SAMPLE, sample::Column::UptimeSeconds))),
+        SortKey::ActiveStreams => Some(Expr::col((SAMPLE, sample::Column::ActiveStreams))),
+        SortKey::Credits => Some(Expr::col((NODE, pnode::Column::LatestCredits))),
+        SortKey::LastSeen => Some(last_seen_seconds(backend)),
     };
-    sql.push("\nORDER BY ");
     if let Some(key) = key {
-        sql.push(&format!("({key}) IS NULL, {key} {direction}, "));
+        select.order_by_expr_with_nulls(key, direction.clone(), NullOrdering::Last);
     }
-    sql.push(&format!("p.id {direction}"));
+    select.order_by((NODE, pnode::Column::Id), direction);
 }
 
 /// `gossipLastSeen` in unix seconds: the reported `last_seen_timestamp`, else when it was observed.
-fn last_seen_seconds(backend: DbBackend) -> String {
-    let observed = match backend {
-        DbBackend::Postgres => "CAST(EXTRACT(EPOCH FROM o.observed_at) AS BIGINT)",
-        _ => "CAST(strftime('%s', o.observed_at) AS INTEGER)",
-    };
-    format!("COALESCE(NULLIF(o.last_seen_timestamp, 0), {observed})")
+fn last_seen_seconds(backend: DbBackend) -> SimpleExpr {
+    let observed = Expr::col((OBSERVATION, observation::Column::ObservedAt));
+    let observed_seconds: SimpleExpr = match backend {
+        DbBackend::Postgres => {
+            Func::cast_as(Func::cust("date_part").arg("epoch").arg(observed), "BIGINT")
+        }
+        _ => Func::cast_as(Func::cust("strftime").arg("%s").arg(observed), "INTEGER"),
+    }
+    .into();
+    let reported = Func::cust("NULLIF")
+        .arg(Expr::col((
+            OBSERVATION,
+            observation::Column::LastSeenTimestamp,
+        )))
+        .arg(0);
+    Func::coalesce([reported.into(), observed_seconds]).into()
 }
 
-/// Every field of the view for the nodes `ids`, with their credits now and 24 hours before `now`.
+/// Every field of the view for the nodes `ids`: each node's row (columns prefixed `p_`), its
+/// newest observation (`o_`) and shown sample (`s_`), and its credits now and 24 hours before
+/// `now` (`credits_now`, `credits_day_ago`).
 pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>) -> Statement {
-    let mut sql = Sql::new(backend);
-    sql.push(
-        "SELECT p.id, p.pubkey, p.reachable, p.failure_count, p.last_stats_attempt_at,
-    p.last_stats_success_at, p.latest_credits, p.credits_updated_at,
-    o.address AS latest_address, o.version AS latest_version,
-    o.last_seen_timestamp, o.observed_at, o.is_public,
-    s.sampled_at, s.cpu_percent, s.ram_used_bytes, s.ram_total_bytes, s.uptime_seconds,
-    s.packets_in_per_sec, s.packets_out_per_sec, s.total_bytes, s.active_streams,
-    s.bytes_per_second,
-    (SELECT cs.credits FROM pod_credits_snapshots cs WHERE cs.pod_pubkey = p.pubkey
-        ORDER BY cs.observed_at DESC, cs.id DESC LIMIT 1) AS credits_now,
-    (SELECT cs.credits FROM pod_credits_snapshots cs WHERE cs.pod_pubkey = p.pubkey
-        AND cs.observed_at <= ",
-    );
-    sql.bind(now - chrono::Duration::hours(24));
-    sql.push(" ORDER BY cs.observed_at DESC, cs.id DESC LIMIT 1) AS credits_day_ago");
-    push_from_latest(&mut sql);
-    sql.push("\nWHERE p.id IN ").bind_list(ids);
-    sql.build()
+    let observation_columns = all_columns::<observation::Column>();
+    let sample_columns = all_columns::<sample::Column>();
+    let mut select = Query::select();
+    prefixed(&mut select, NODE, &all_columns::<pnode::Column>());
+    prefixed(&mut select, OBSERVATION, &observation_columns);
+    prefixed(&mut select, SAMPLE, &sample_columns);
+    let pubkey = || Expr::col((NODE, pnode::Column::Pubkey));
+    let credits = [snapshot::Column::Credits.into_iden()];
+    select
+        .expr_as(
+            credit_snapshots().newest(&credits, pubkey(), 1),
+            CREDITS_NOW,
+        )
+        .expr_as(
+            credit_snapshots()
+                .newest(&credits, pubkey(), 1)
+                .and_where(
+                    Expr::col(("history", snapshot::Column::ObservedAt))
+                        .lte(now - chrono::Duration::hours(24)),
+                )
+                .to_owned(),
+            CREDITS_DAY_AGO,
+        )
+        .from_as(pnode::Entity, NODE);
+    with_latest(backend, &mut select, &observation_columns, &sample_columns);
+    select.and_where(Expr::col((NODE, pnode::Column::Id)).is_in(ids.iter().copied()));
+    backend.build(&select)
 }
 
-/// Which seeds have reported each of `ids`, in one query for all of them.
-pub fn sightings(backend: DbBackend, ids: &[i64]) -> Statement {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT pnode_id, seed_base_url FROM pnode_seed_sightings WHERE pnode_id IN ")
-        .bind_list(ids)
-        .push(" ORDER BY pnode_id, seed_base_url");
-    sql.build()
-}
-
-/// The id of the node with this pubkey.
-pub fn id_of(backend: DbBackend, pubkey: &str) -> Statement {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT p.id, NULL AS version FROM pnodes p WHERE p.pubkey = ")
-        .bind(pubkey.to_owned());
-    sql.build()
+/// Selects each of `columns` of `table` as `{table}_{column}`.
+fn prefixed(select: &mut SelectStatement, table: &'static str, columns: &[DynIden]) {
+    for column in columns {
+        select.expr_as(
+            Expr::col((table, column.clone())),
+            format!("{table}_{column}"),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -242,30 +289,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_follow_the_backend() {
-        let query = PnodeQuery {
-            filter: Filter {
-                reachable: Some(true),
-                version: Some("0.7.3".into()),
-                ..Filter::default()
-            },
-            ..PnodeQuery::default()
-        };
-        let pg = ordered_ids(DbBackend::Postgres, &query).sql;
-        let lite = ordered_ids(DbBackend::Sqlite, &query).sql;
-        assert!(
-            pg.contains("p.reachable = $1") && pg.contains("o.version = $2"),
-            "{pg}"
-        );
-        assert!(
-            lite.contains("p.reachable = ?") && lite.contains("o.version = ?"),
-            "{lite}"
-        );
-    }
-
-    #[test]
     fn like_wildcards_in_search_text_are_literal() {
         assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+
+    /// The statement as text with its bound values, for a snapshot.
+    fn shown(statement: &Statement) -> String {
+        let values = statement
+            .values
+            .as_ref()
+            .map(|values| format!("{:?}", values.0))
+            .unwrap_or_default();
+        format!("{}\n-- values: {values}", statement.sql)
+    }
+
+    fn every_filter() -> PnodeQuery {
+        PnodeQuery {
+            filter: Filter {
+                seed: Some("http://127.0.0.1:6000".into()),
+                reachable: Some(true),
+                public: Some(false),
+                version: Some("0.7.3".into()),
+                text: Some("a%b".into()),
+            },
+            sort: SortKey::LastSeen,
+            order: Order::Desc,
+            limit: Some(50),
+            offset: 0,
+        }
+    }
+
+    /// What each backend gets: a change of shape is a reviewed diff of these snapshots.
+    #[test]
+    fn statements_per_backend() {
+        let now = DateTime::from_timestamp(1_765_057_753, 0).expect("a time");
+        for (backend, name) in [
+            (DbBackend::Postgres, "postgres"),
+            (DbBackend::Sqlite, "sqlite"),
+        ] {
+            insta::assert_snapshot!(
+                format!("{name}_ids_by_id"),
+                shown(&ordered_ids(backend, &PnodeQuery::default()))
+            );
+            insta::assert_snapshot!(
+                format!("{name}_ids_every_filter_by_last_seen"),
+                shown(&ordered_ids(backend, &every_filter()))
+            );
+            let by_version = PnodeQuery {
+                sort: SortKey::Version,
+                ..PnodeQuery::default()
+            };
+            insta::assert_snapshot!(
+                format!("{name}_ids_by_version"),
+                shown(&ordered_ids(backend, &by_version))
+            );
+            insta::assert_snapshot!(
+                format!("{name}_details"),
+                shown(&details(backend, &[1, 2], now))
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,9 @@ use sea_orm::{
     QueryOrder,
 };
 
-use self::db::{TestDb, on_both_backends};
+use test_support::{Backend, on_both_backends};
+
+use self::db::TestDb;
 use super::*;
 use crate::tools::sim::{SimConfig, SimNetwork};
 
@@ -65,7 +67,7 @@ async fn truth(client: &reqwest::Client, url: &str) -> HashMap<String, i64> {
 }
 
 async fn insert_nodes(db: &DatabaseConnection, pubkeys: &[String]) {
-    for chunk in pubkeys.chunks(1000) {
+    for chunk in pubkeys.chunks(crate::db::ROWS_PER_STATEMENT) {
         let rows = chunk.iter().map(|key| pnode::ActiveModel {
             pubkey: Set(key.clone()),
             created_at: Set(t0()),

@@ -8,7 +8,8 @@ on_both_backends!(
     a_garbage_answer_changes_nothing,
 );
 
-async fn refreshes_store_what_changed_and_what_grew_old(test: TestDb) {
+async fn refreshes_store_what_changed_and_what_grew_old(backend: Backend) {
+    let test = TestDb::open(&backend).await;
     let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
     let (client, url, policy, db) = (client(), sim.credits_url(), policy(), test.db.conn());
     let pods: Vec<String> = sim.pods().into_iter().map(|pod| pod.pubkey).collect();
@@ -81,7 +82,8 @@ async fn refreshes_store_what_changed_and_what_grew_old(test: TestDb) {
     sim.stop().await;
 }
 
-async fn a_garbage_answer_changes_nothing(test: TestDb) {
+async fn a_garbage_answer_changes_nothing(backend: Backend) {
+    let test = TestDb::open(&backend).await;
     let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
     let (client, url, policy, db) = (client(), sim.credits_url(), policy(), test.db.conn());
     let pods: Vec<String> = sim.pods().into_iter().map(|pod| pod.pubkey).collect();

@@ -7,7 +7,8 @@ on_both_backends!(
     a_pod_listed_twice_keeps_its_first_value,
 );
 
-async fn thousands_of_pods_cost_a_few_statements_and_resets_are_recorded(test: TestDb) {
+async fn thousands_of_pods_cost_a_few_statements_and_resets_are_recorded(backend: Backend) {
+    let test = TestDb::open(&backend).await;
     let db = test.db.conn();
     let keys: Vec<String> = (0..2500).map(|i| format!("pod-{i:05}")).collect();
     insert_nodes(db, &keys[..1200]).await;
@@ -53,7 +54,8 @@ async fn thousands_of_pods_cost_a_few_statements_and_resets_are_recorded(test: T
     assert_eq!(snapshot_count(db).await, 5000);
 }
 
-async fn a_pod_listed_twice_keeps_its_first_value(test: TestDb) {
+async fn a_pod_listed_twice_keeps_its_first_value(backend: Backend) {
+    let test = TestDb::open(&backend).await;
     let db = test.db.conn();
     let credit = |credits| Credit {
         pubkey: "pod".into(),

@@ -1,5 +1,7 @@
 //! The database: one pool for the process, SQLite or PostgreSQL by URL.
 
+pub mod newest;
+
 use std::{
     future::Future,
     path::{Path, PathBuf},
@@ -18,6 +20,10 @@ use sea_orm::{
 };
 
 use crate::config::DatabaseSettings;
+
+/// Rows (or keys) one statement carries at most: SQLite binds at most 32,766 values, and the
+/// widest row written here has 18 columns.
+pub const ROWS_PER_STATEMENT: usize = 1000;
 
 /// How long SQLite waits on a lock held by another connection before it reports "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -80,7 +86,7 @@ pub enum NotReady {
 impl Database {
     /// Opens the pool. SQLite is opened with WAL (readers never wait for the writer), foreign keys
     /// on (cascades are part of the schema), a busy timeout and the configured page cache.
-    #[tracing::instrument(name = "connect to the database", skip_all)]
+    #[tracing::instrument(level = "debug", name = "connect to the database", skip_all)]
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, DbErr> {
         // Negative: a size in KiB rather than in pages.
         let cache_size = format!("-{}", settings.sqlite_cache_kib);
@@ -166,7 +172,7 @@ impl Database {
     }
 
     /// Applies every pending migration.
-    #[tracing::instrument(name = "apply pending migrations", skip_all)]
+    #[tracing::instrument(level = "debug", name = "apply pending migrations", skip_all)]
     pub async fn migrate(&self) -> Result<(), DbErr> {
         Migrator::up(&self.conn, None).await
     }
