@@ -10,7 +10,10 @@ use actix_web::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{params::InvalidParameter, view::ViewError};
+use crate::{db, params::InvalidParameter, view::ViewError};
+
+/// How long a client is asked to wait before retrying a 503, in seconds.
+const RETRY_AFTER_SECONDS: &str = "5";
 
 /// A `Result` whose error is answered as JSON.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -47,8 +50,9 @@ pub enum ApiError {
     /// A dependency (the database) cannot serve now; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
-    /// A database failure: logged, answered generically.
-    #[error("internal error")]
+    /// A database failure: logged, answered generically; 503 when the database is unavailable
+    /// (see `db::is_unavailable`), else 500.
+    #[error("{}", if db::is_unavailable(.0) { "the database is unavailable; retry later" } else { "internal error" })]
     Database(#[from] sea_orm::DbErr),
     /// Any other failure: logged, answered generically.
     #[error("internal error")]
@@ -64,6 +68,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
+            Self::Database(err) if db::is_unavailable(err) => "unavailable",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
     }
@@ -93,6 +98,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(err) if db::is_unavailable(err) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,6 +111,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if let Self::MethodNotAllowed { allowed, .. } = self {
             response.insert_header((header::ALLOW, allowed_list(allowed)));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
         response.json(ErrorBody {
             error: self.to_string(),

@@ -22,5 +22,6 @@ pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod timestamp;
 pub mod tools;
 pub mod view;

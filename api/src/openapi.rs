@@ -1,20 +1,30 @@
-//! The OpenAPI 3.1 document: collected from the routes by utoipa-actix-web, with the title and
-//! shared components declared here. `openapi.yaml` at the repository root is this document.
+//! The OpenAPI 3.1 document: collected from the routes by utoipa-actix-web, with the title, the
+//! shared components and the responses every operation shares declared here. `openapi.yaml` at
+//! the repository root is this document.
 
 use actix_web::App;
-use utoipa::OpenApi;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{Content, Ref, RefOr, ResponseBuilder, path::Operation, response::Response},
+};
 use utoipa_actix_web::AppExt;
 
-use crate::{error::ErrorBody, routes};
+use crate::{
+    error::ErrorBody,
+    routes,
+    view::query::{Order, SortKey},
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "pnode-api",
-        description = "What every Xandeum pNode looks like right now, and which seeds have seen it.",
+        description = "What every Xandeum pNode looks like right now, and which seeds have seen it. \
+            Every error is JSON `{\"error\": message, \"code\": snake_case_code}`.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    components(schemas(ErrorBody)),
+    servers((url = "/", description = "This service, wherever the document is served from")),
+    components(schemas(ErrorBody, SortKey, Order)),
     tags(
         (name = "collector", description = "What the collector did last"),
         (name = "pnodes", description = "The global view: every node now, and who has seen it"),
@@ -23,13 +33,92 @@ use crate::{error::ErrorBody, routes};
 )]
 struct ApiDoc;
 
+/// Tags of the operations that read the database, and so answer 503 while it is unavailable.
+const DATABASE_TAGS: [&str; 2] = ["pnodes", "collector"];
+
+/// The responses any operation can give, added to every operation: `4XX` (what the HTTP layer
+/// refuses), `500`, and `503` on those that read the database.
+struct SharedResponses;
+
+impl Modify for SharedResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        for (name, description) in [
+            (
+                "Refused",
+                "The request cannot be served as sent: 404 for an unknown path, 405 (with \
+                 `Allow`) for another method, 408, 413 or 431 for a request the server will not \
+                 read",
+            ),
+            (
+                "Internal",
+                "An internal failure (logged; the message says no more)",
+            ),
+            (
+                "Unavailable",
+                "The database is unavailable; retry later (see `Retry-After`)",
+            ),
+        ] {
+            components
+                .responses
+                .insert(name.to_owned(), RefOr::T(error_response(description)));
+        }
+        for item in doc.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let reads_database = operation
+                    .tags
+                    .iter()
+                    .flatten()
+                    .any(|tag| DATABASE_TAGS.contains(&tag.as_str()));
+                let responses = &mut operation.responses.responses;
+                let shared = [("4XX", "Refused"), ("500", "Internal")]
+                    .into_iter()
+                    .chain(reads_database.then_some(("503", "Unavailable")));
+                for (status, response) in shared {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(response)));
+                }
+            }
+        }
+    }
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+        item.head.as_mut(),
+        item.options.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+        )
+        .build()
+}
+
 /// The document the running service serves at `/api/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    // After the routes: the shared responses go on every operation they registered.
+    SharedResponses.modify(&mut doc);
+    // Every route is a public, read-only GET: no security scheme, said explicitly.
+    doc.security = Some(Vec::new());
     doc
 }
 

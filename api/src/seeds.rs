@@ -27,6 +27,29 @@ impl Seeds {
     pub fn as_slice(&self) -> &[Seed] {
         &self.0
     }
+
+    /// The seeds to list: the configured ones in order, then each seed of `seen` (base URLs the
+    /// data names) not configured, named as an unnamed configured seed would be, by position.
+    pub fn listed_with(&self, seen: impl IntoIterator<Item = String>) -> Vec<Seed> {
+        let mut listed = self.0.clone();
+        for base_url in seen {
+            if !listed.iter().any(|seed| seed.base_url == base_url) {
+                listed.push(Seed::unnamed(listed.len(), base_url));
+            }
+        }
+        listed
+    }
+}
+
+impl Seed {
+    /// The seed at `index` (from 0) of a list, named by its position and address.
+    fn unnamed(index: usize, base_url: String) -> Self {
+        Self {
+            id: base_url.clone(),
+            name: format!("Seed {} ({})", index + 1, host_port(&base_url)),
+            base_url,
+        }
+    }
 }
 
 /// Why `PNODE_SEEDS` was refused.
@@ -61,16 +84,16 @@ impl FromStr for Seeds {
             if seeds.iter().any(|seed| seed.base_url == base_url) {
                 return Err(InvalidSeeds(format!("seed {base_url} is listed twice")));
             }
-            let name = match name {
+            let seed = match name {
                 Some("") => return Err(InvalidSeeds(format!("seed {entry:?} has an empty name"))),
-                Some(name) => name.to_owned(),
-                None => format!("Seed {} ({})", index + 1, host_port(&base_url)),
+                Some(name) => Seed {
+                    id: base_url.clone(),
+                    name: name.to_owned(),
+                    base_url,
+                },
+                None => Seed::unnamed(index, base_url),
             };
-            seeds.push(Seed {
-                id: base_url.clone(),
-                name,
-                base_url,
-            });
+            seeds.push(seed);
         }
         Ok(Self(seeds))
     }
@@ -127,6 +150,29 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn seeds_the_data_names_are_listed_after_the_configured_ones() {
+        let seeds: Seeds = "main=http://127.0.0.1:6001".parse().expect("valid");
+        let listed =
+            seeds.listed_with(["http://127.0.0.1:6001", "http://10.0.0.2:6000"].map(String::from));
+        assert_eq!(
+            listed,
+            [
+                Seed {
+                    id: "http://127.0.0.1:6001".into(),
+                    name: "main".into(),
+                    base_url: "http://127.0.0.1:6001".into(),
+                },
+                Seed {
+                    id: "http://10.0.0.2:6000".into(),
+                    name: "Seed 2 (10.0.0.2:6000)".into(),
+                    base_url: "http://10.0.0.2:6000".into(),
+                },
+            ]
+        );
+        assert_eq!(Seeds::default().listed_with([]), []);
     }
 
     #[test]

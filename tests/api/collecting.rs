@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use pnode_api::{
-    collector::{Collector, CycleReport},
+    collector::{
+        Clock, Collector, CycleReport,
+        status::{self, IngestionStatus},
+    },
     config::{CollectorSettings, DatabaseSettings},
     db::Database,
     tools::sim::{SimConfig, SimNetwork},
@@ -29,6 +32,8 @@ pub struct Rig {
     pub sim: SimNetwork,
     pub db: TestDb,
     pub collector: Collector,
+    /// The collector's clock, moved ahead by [`Rig::let_a_minute_pass`].
+    pub clock: Clock,
     /// A connection of its own, for reading what the collector wrote.
     pub conn: DatabaseConnection,
     stop: watch::Receiver<bool>,
@@ -43,13 +48,15 @@ impl Rig {
         let db = TestDb::create(backend).await;
         let pool = connect(&db.url).await;
         pool.migrate().await.expect("migrate");
-        let collector = collector_for(&sim, &pool, &db.url);
+        let clock = Clock::default();
+        let collector = collector_for(&sim, &pool, &db.url).with_clock(clock.clone());
         let conn = db.connect().await;
         let (stop_switch, stop) = watch::channel(false);
         Self {
             sim,
             db,
             collector,
+            clock,
             conn,
             stop,
             _stop_switch: stop_switch,
@@ -75,25 +82,18 @@ impl Rig {
         .await
     }
 
-    /// Makes every node due for get-stats again and moves samples a minute into the past, as if
-    /// a cycle interval had passed.
+    /// What `/api/ingestion-status` reports for all seeds now.
+    pub async fn status(&self) -> IngestionStatus {
+        let stale_before = chrono::Utc::now() - chrono::Duration::hours(1);
+        status::status(&self.conn, None, stale_before)
+            .await
+            .expect("the status")
+    }
+
+    /// A minute passes: the collector's clock moves ahead by 60 s and the simulated network
+    /// ticks. Nothing in the database is touched.
     pub async fn let_a_minute_pass(&self) {
-        for sql in [
-            "UPDATE pnodes SET next_stats_allowed_at = NULL",
-            match self.conn.get_database_backend() {
-                sea_orm::DbBackend::Postgres => {
-                    "UPDATE pnode_stats_samples SET sampled_at = sampled_at - INTERVAL '60 seconds'"
-                }
-                _ => {
-                    "UPDATE pnode_stats_samples SET sampled_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', sampled_at, '-60 seconds')"
-                }
-            },
-        ] {
-            self.conn
-                .execute_unprepared(sql)
-                .await
-                .expect("let time pass");
-        }
+        self.clock.advance(Duration::from_secs(60));
         self.sim.tick();
     }
 }

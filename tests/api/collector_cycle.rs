@@ -11,6 +11,7 @@ on_both_backends!(
     a_cycle_records_every_valid_pod_once_per_seed_with_its_sightings,
     failures_back_off_exponentially_and_success_resets_them,
     rates_come_from_consecutive_samples_and_are_null_across_a_counter_reset,
+    healthy_nodes_get_stats_every_cycle_back_to_back_and_a_minute_apart,
 );
 
 async fn a_cycle_records_every_valid_pod_once_per_seed_with_its_sightings(backend: Backend) {
@@ -76,29 +77,41 @@ async fn a_cycle_records_every_valid_pod_once_per_seed_with_its_sightings(backen
 
 async fn failures_back_off_exponentially_and_success_resets_them(backend: Backend) {
     let mut rig = Rig::start(&backend, SimConfig::default()).await;
+    let pods = rig.sim.pods().len() as i64;
+    let public = rig.sim.pods().iter().filter(|p| p.public).count() as i64;
     let flaky = rig.sim.pods()[0].clone();
     assert!(flaky.public);
     rig.sim.set_pod_fault(0, PodFault::Garbage);
 
-    rig.cycle().await;
+    let first = rig.cycle().await;
     assert_eq!(failure_count(&rig, &flaky.pubkey).await, 1);
-    let wait = wait_seconds(&rig, &flaky.pubkey).await;
-    assert!((115..=121).contains(&wait), "after 1 failure: {wait} s");
+    let wait = wait_seconds(&rig, &flaky.pubkey, first.run_id).await;
+    assert_eq!(wait, Some(120), "after 1 failure");
 
-    // Right away, every node is still waiting: nothing is asked twice.
+    // Right away, the healthy nodes are asked again; every node that failed waits.
     let report = rig.cycle().await;
-    assert_eq!(report.totals.attempted, 0);
-    assert_eq!(report.totals.backoff, rig.sim.pods().len() as i64);
+    assert_eq!(report.totals.attempted, public - 1);
+    assert_eq!(report.totals.success, public - 1);
+    assert_eq!(report.totals.backoff, pods - (public - 1));
 
+    // A minute on, the flaky node still waits; two minutes on, it is asked, and fails again.
     rig.let_a_minute_pass().await;
-    rig.cycle().await;
-    let wait = wait_seconds(&rig, &flaky.pubkey).await;
-    assert!((235..=241).contains(&wait), "after 2 failures: {wait} s");
+    let report = rig.cycle().await;
+    assert_eq!(report.totals.backoff, pods - (public - 1));
+    rig.let_a_minute_pass().await;
+    let third = rig.cycle().await;
     assert_eq!(failure_count(&rig, &flaky.pubkey).await, 2);
+    assert_eq!(
+        wait_seconds(&rig, &flaky.pubkey, third.run_id).await,
+        Some(240),
+        "after 2 failures"
+    );
 
     rig.sim.set_pod_fault(0, PodFault::None);
-    rig.let_a_minute_pass().await;
-    rig.cycle().await;
+    for _ in 0..4 {
+        rig.let_a_minute_pass().await;
+    }
+    let healed = rig.cycle().await;
     assert_eq!(failure_count(&rig, &flaky.pubkey).await, 0);
     assert_eq!(
         rig.count(&format!(
@@ -108,8 +121,11 @@ async fn failures_back_off_exponentially_and_success_resets_them(backend: Backen
         .await,
         1
     );
-    let wait = wait_seconds(&rig, &flaky.pubkey).await;
-    assert!((55..=61).contains(&wait), "after a success: {wait} s");
+    assert_eq!(
+        wait_seconds(&rig, &flaky.pubkey, healed.run_id).await,
+        None,
+        "after a success, no wait"
+    );
 }
 
 async fn failure_count(rig: &Rig, pubkey: &str) -> i64 {
@@ -120,9 +136,10 @@ async fn failure_count(rig: &Rig, pubkey: &str) -> i64 {
     .await
 }
 
-/// Seconds from the last attempt to the next allowed one.
-async fn wait_seconds(rig: &Rig, pubkey: &str) -> i64 {
-    use entity::pnode;
+/// How long the node must wait for its next get-stats, counted from the start of the cycle (run
+/// `run`) that last asked it; `None` when it need not wait.
+async fn wait_seconds(rig: &Rig, pubkey: &str, run: i64) -> Option<i64> {
+    use entity::{ingestion_run, pnode};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let node = pnode::Entity::find()
         .filter(pnode::Column::Pubkey.eq(pubkey))
@@ -130,11 +147,13 @@ async fn wait_seconds(rig: &Rig, pubkey: &str) -> i64 {
         .await
         .expect("query")
         .expect("the node");
-    let (Some(next), Some(attempt)) = (node.next_stats_allowed_at, node.last_stats_attempt_at)
-    else {
-        panic!("no backoff recorded: {node:?}");
-    };
-    (next - attempt).num_seconds()
+    let run = ingestion_run::Entity::find_by_id(run)
+        .one(&rig.conn)
+        .await
+        .expect("query")
+        .expect("the run");
+    node.next_stats_allowed_at
+        .map(|next| (next - run.started_at).num_seconds())
 }
 
 async fn rates_come_from_consecutive_samples_and_are_null_across_a_counter_reset(backend: Backend) {
@@ -175,4 +194,39 @@ async fn rates_come_from_consecutive_samples_and_are_null_across_a_counter_reset
         2 * public - 1,
         "everyone else keeps a rate"
     );
+}
+
+/// The bug this catches: a success once allowed the next poll a minute after its results were
+/// written, so at a one-minute interval a healthy node was asked every other cycle.
+async fn healthy_nodes_get_stats_every_cycle_back_to_back_and_a_minute_apart(backend: Backend) {
+    let mut rig = Rig::start(&backend, SimConfig::default()).await;
+    let pods = rig.sim.pods().len() as i64;
+    let public = rig.sim.pods().iter().filter(|p| p.public).count() as i64;
+
+    // Private nodes refuse get-stats: after the first cycle they wait 2 minutes, are asked
+    // again at the fifth (2 minutes on), and then wait 4 minutes.
+    let private = pods - public;
+    let waiting = [0, private, private, private, 0, private];
+    for (step, waiting) in waiting.into_iter().enumerate() {
+        // Three cycles back to back on the real clock, then three a minute apart.
+        if step >= 3 {
+            rig.let_a_minute_pass().await;
+        }
+        let report = rig.cycle().await;
+        assert_eq!(
+            report.totals.success, public,
+            "cycle {step}: every public node answers"
+        );
+        assert_eq!(
+            report.totals.backoff, waiting,
+            "cycle {step}: only failures wait"
+        );
+        let status = rig.status().await;
+        assert_eq!(
+            (status.success, status.backoff),
+            (public, waiting),
+            "cycle {step}: the ingestion status says so too"
+        );
+    }
+    assert_eq!(rig.count("pnode_stats_samples").await, 6 * public);
 }

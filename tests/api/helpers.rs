@@ -1,7 +1,7 @@
 //! The app spawned over a fresh database. Databases, and the macro that runs a test on both
 //! backends, come from the shared harness (`test-support`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use pnode_api::{config::Settings, startup::Application};
 pub use test_support::{Backend, TestDb};
@@ -11,7 +11,7 @@ pub use test_support::{Backend, TestDb};
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
     /// The app's own pool, for its statement counter.
     pub app_db: pnode_api::db::Database,
 }
@@ -39,6 +39,23 @@ impl TestApp {
             .unwrap_or_else(|err| panic!("GET {path}: not JSON ({err}): {body}"))
     }
 
+    /// Waits (at most 30 s) until the app's own collector has finished a cycle: gossip is written
+    /// before get-stats, so the view alone would show a half-done first cycle.
+    pub async fn wait_for_a_cycle(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = self.get_json("/api/ingestion-status").await;
+            if status["lastRunFinishedAt"].is_string() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no cycle finished: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Statements the app has executed so far.
     pub fn statements(&self) -> u64 {
         self.app_db.statements_executed()
@@ -53,7 +70,14 @@ pub async fn spawn_app(backend: &Backend) -> TestApp {
 
 /// As [`spawn_app`], with settings changed by `configure` first.
 pub async fn spawn_app_with(backend: &Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let db = TestDb::create(backend).await;
+    let db = Arc::new(TestDb::create(backend).await);
+    spawn_app_on(&db, configure).await
+}
+
+/// Another app over the database of an app already running (a replica), with settings changed
+/// by `configure`. The database goes when the last app over it is dropped.
+pub async fn spawn_app_on(db: &Arc<TestDb>, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = Arc::clone(db);
     let mut settings = Settings::with_database_url(db.url.clone());
     settings.database.max_connections = Some(4);
     configure(&mut settings);

@@ -9,10 +9,12 @@ extern crate test_support;
 mod helpers;
 
 mod binary;
+mod clients;
 mod collecting;
 mod collector_cycle;
 mod collector_faults;
 mod collector_status;
+mod dashboards;
 mod demo;
 mod errors;
 mod fixtures;

@@ -156,14 +156,14 @@ async fn the_view_statements_histogram_counts_each_requests_statements(backend: 
         .expect("generate");
     let before = scrape(&app).await;
 
-    // 1,200 nodes are three chunks: 1 + 2 × 3 statements for the full view; 3 for a page.
+    // 1,200 nodes are three chunks: 2 + 2 × 3 statements for the full view; 4 for a page.
     app.get_json("/api/pnodes").await;
     app.get_json("/api/pnodes?limit=10").await;
     let after = scrape(&app).await;
 
     let moved = |metric: &str| value(&after, metric, &[]) - value(&before, metric, &[]);
     assert_eq!(moved("pnode_view_statements_count"), 2.0);
-    assert_eq!(moved("pnode_view_statements_sum"), 7.0 + 3.0);
+    assert_eq!(moved("pnode_view_statements_sum"), 8.0 + 4.0);
 }
 
 async fn collection_cycles_and_their_nodes_reach_the_metrics(backend: Backend) {

@@ -70,6 +70,9 @@ async fn a_node_shows_every_contract_field_from_its_newest_rows(backend: Backend
             version: Set(Some("0.8.0".into())),
             last_seen_timestamp: Set(Some(ago(now, 65).timestamp())),
             is_public: Set(Some(true)),
+            storage_committed: Set(Some(183_000_000_000)),
+            storage_used: Set(Some(94_633)),
+            storage_usage_percent: Set(Some(0.0517)),
             ..observation(a.id, SEED_A, ago(now, 60))
         },
     )
@@ -142,6 +145,10 @@ async fn a_node_shows_every_contract_field_from_its_newest_rows(backend: Backend
                 "latestCredits": 300,
                 "creditsUpdatedAt": iso(ago(now, 3600)),
                 "creditDelta24h": 100,
+                "isPublic": true,
+                "storageCommitted": 183_000_000_000_i64,
+                "storageUsed": 94_633,
+                "storageUsagePercent": 0.0517,
             }],
         })
     );
@@ -202,6 +209,10 @@ async fn a_node_with_nothing_observed_has_nulls_not_missing_keys(backend: Backen
             "latestCredits": null,
             "creditsUpdatedAt": null,
             "creditDelta24h": null,
+            "isPublic": false,
+            "storageCommitted": null,
+            "storageUsed": null,
+            "storageUsagePercent": null,
         }])
     );
 }

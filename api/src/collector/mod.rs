@@ -1,6 +1,7 @@
 //! The collector: every cycle it asks each seed for its view of gossip, records what they saw,
 //! asks each node seen for its stats (unless its backoff runs), and records the run.
 
+mod clock;
 mod gossip;
 mod lock;
 pub mod metrics;
@@ -12,10 +13,12 @@ pub mod status;
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
 use tokio::sync::watch;
 
-pub use self::runs::{Counts, SeedReport};
+pub use self::{
+    clock::Clock,
+    runs::{Counts, SeedReport},
+};
 use self::{
     lock::Leadership,
     metrics::{CollectorMetrics, CycleOutcome},
@@ -53,6 +56,7 @@ pub struct Collector {
     /// For the credits source: no proxy and no redirects, like the pRPC client.
     credits_client: reqwest::Client,
     metrics: CollectorMetrics,
+    clock: Clock,
 }
 
 impl Collector {
@@ -78,7 +82,14 @@ impl Collector {
             db,
             settings,
             metrics: CollectorMetrics::default(),
+            clock: Clock::default(),
         }
+    }
+
+    /// The same collector reading time from `clock` (tests move it ahead).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The cycle counters, to register with `/metrics`.
@@ -147,7 +158,7 @@ impl Collector {
             &self.credits_client,
             url,
             &policy,
-            Utc::now(),
+            self.clock.now(),
         )
         .await
         {
@@ -195,7 +206,7 @@ impl Collector {
             return Ok(None);
         }
         let conn = self.db.conn();
-        let started = Utc::now();
+        let started = self.clock.now();
         let deadline = tokio::time::Instant::now() + self.settings.cycle_deadline;
         let run_id = runs::start(conn, started).await?;
 
@@ -265,7 +276,7 @@ impl Collector {
         } else {
             stats::poll(&self.client, due, self.settings.stats_concurrency, deadline).await
         };
-        stats::record(conn, &polled, Utc::now()).await?;
+        stats::record(conn, &polled, started, self.clock.now()).await?;
 
         let answered: HashMap<i64, bool> = polled
             .iter()
@@ -286,10 +297,15 @@ impl Collector {
                 tally(counts, answered.get(id).copied());
             }
         }
-        runs::finish(conn, run_id, &totals, &reports, Utc::now()).await?;
+        runs::finish(conn, run_id, &totals, &reports, self.clock.now()).await?;
         // Only the collecting replica prunes, after its writes, in small batches.
-        let pruned =
-            retention::prune(conn, &self.settings.retention, Utc::now(), retention::BATCH).await?;
+        let pruned = retention::prune(
+            conn,
+            &self.settings.retention,
+            self.clock.now(),
+            retention::BATCH,
+        )
+        .await?;
         if pruned.total() > 0 {
             tracing::info!(?pruned, "pruned history past its retention");
         }

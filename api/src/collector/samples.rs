@@ -6,15 +6,12 @@ use chrono::{DateTime, Utc};
 use entity::{pnode, pnode_stats_sample as sample};
 use sea_orm::{
     ActiveValue::Set,
-    ConnectionTrait, DbBackend, DbErr, FromQueryResult, Iterable, Statement,
-    sea_query::{DynIden, Expr, ExprTrait, IntoIden, JoinType, Query},
+    ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement,
+    sea_query::{Expr, ExprTrait, Query},
 };
 
 use crate::{
-    db::{
-        ROWS_PER_STATEMENT,
-        newest::{History, Pick, PickedJoin},
-    },
+    db::{ROWS_PER_STATEMENT, newest},
     prpc::NodeStats,
 };
 
@@ -43,32 +40,13 @@ pub async fn newest(
 /// The newest sample of each node of `ids`, picked by index as the view picks it.
 fn newest_samples(backend: DbBackend, ids: &[i64]) -> Statement {
     const NODE: &str = "p";
-    const NEWEST: &str = "newest";
-    let columns: Vec<DynIden> = sample::Column::iter().map(IntoIden::into_iden).collect();
-    let mut select = Query::select();
-    for column in &columns {
-        select.column((NEWEST, column.clone()));
-    }
-    select.from_as(pnode::Entity, NODE);
-    History::new(
-        sample::Entity,
-        sample::Column::PnodeId,
-        sample::Column::SampledAt,
-        sample::Column::Id,
-    )
-    .join_picked(
-        backend,
-        &mut select,
-        Expr::col((NODE, pnode::Column::Id)),
-        &PickedJoin {
-            kind: JoinType::InnerJoin,
-            alias: NEWEST,
-            columns: &columns,
-            pick: Pick::newest(),
-        },
-    );
-    select.and_where(Expr::col((NODE, pnode::Column::Id)).is_in(ids.iter().copied()));
-    backend.build(&select)
+    let nodes = Query::select()
+        .from_as(pnode::Entity, NODE)
+        .and_where(Expr::col((NODE, pnode::Column::Id)).is_in(ids.iter().copied()))
+        .to_owned();
+    let statement =
+        newest::samples().newest_of_each(backend, nodes, Expr::col((NODE, pnode::Column::Id)));
+    backend.build(&statement)
 }
 
 /// A new sample of `stats` taken at `now`, with rates from `previous`.

@@ -35,10 +35,16 @@ pub fn rpc_url(address: &str, rpc_port: Option<u16>) -> Option<String> {
     (!host.is_empty()).then(|| format!("http://{host}:{}", rpc_port.unwrap_or(DEFAULT_RPC_PORT)))
 }
 
-/// How long a node that failed `failures` times in a row is left alone: 60 s · 2^min(failures, 5).
+/// How long a node that failed `failures` times in a row (1 or more) is left alone, from the
+/// start of the cycle that failed: 60 s · 2^min(failures, 5). A node that answered waits for
+/// nothing: it is asked again in the next cycle.
 pub fn backoff(failures: i64) -> Duration {
     Duration::seconds(60 << failures.clamp(0, 5))
 }
+
+/// A node whose backoff ends within this long after a cycle's start is due in that cycle: cycles
+/// start on a timer, and a few milliseconds of jitter must not cost a node a whole interval.
+const DUE_SLACK: Duration = Duration::seconds(1);
 
 /// The outcome of polling one node.
 #[derive(Debug)]
@@ -47,11 +53,11 @@ pub struct Polled {
     pub stats: Option<NodeStats>,
 }
 
-/// Of `targets`, the ids whose backoff has not run out at `now`.
+/// Of `ids`, those still in failure backoff for a cycle started at `started`.
 pub async fn in_backoff(
     db: &impl ConnectionTrait,
     ids: &[i64],
-    now: DateTime<Utc>,
+    started: DateTime<Utc>,
 ) -> Result<Vec<i64>, DbErr> {
     let mut waiting = Vec::new();
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
@@ -59,7 +65,7 @@ pub async fn in_backoff(
             .select_only()
             .column(pnode::Column::Id)
             .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
-            .filter(pnode::Column::NextStatsAllowedAt.gt(now))
+            .filter(pnode::Column::NextStatsAllowedAt.gt(started + DUE_SLACK))
             .into_tuple()
             .all(db)
             .await?;
@@ -102,8 +108,15 @@ pub async fn poll(
     polled
 }
 
-/// Writes the samples and the nodes' new state, in one transaction.
-pub async fn record<C>(db: &C, polled: &[Polled], now: DateTime<Utc>) -> Result<(), DbErr>
+/// Writes the samples taken at `now` and the nodes' new state, in one transaction: a node that
+/// answered is due again next cycle; one that failed waits [`backoff`] from `started`, the start
+/// of this cycle (so that, at an interval equal to the backoff, it skips exactly one cycle).
+pub async fn record<C>(
+    db: &C,
+    polled: &[Polled],
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr>
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -145,7 +158,7 @@ where
             .col_expr(pnode::Column::LastStatsSuccessAt, Expr::value(now))
             .col_expr(
                 pnode::Column::NextStatsAllowedAt,
-                Expr::value(now + backoff(0)),
+                Expr::value(Option::<DateTime<Utc>>::None),
             )
             .col_expr(pnode::Column::UpdatedAt, Expr::value(now))
             .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
@@ -178,7 +191,7 @@ where
                 .col_expr(pnode::Column::LastStatsAttemptAt, Expr::value(now))
                 .col_expr(
                     pnode::Column::NextStatsAllowedAt,
-                    Expr::value(now + backoff(failures)),
+                    Expr::value(started + backoff(failures)),
                 )
                 .col_expr(pnode::Column::UpdatedAt, Expr::value(now))
                 .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
@@ -194,9 +207,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_backoff_doubles_from_a_minute_up_to_32_minutes() {
-        let waits: Vec<i64> = (0..=7).map(|f| backoff(f).num_seconds()).collect();
-        assert_eq!(waits, [60, 120, 240, 480, 960, 1920, 1920, 1920]);
+    fn the_backoff_doubles_from_two_minutes_up_to_32_minutes() {
+        let waits: Vec<i64> = (1..=7).map(|f| backoff(f).num_seconds()).collect();
+        assert_eq!(waits, [120, 240, 480, 960, 1920, 1920, 1920]);
     }
 
     #[test]

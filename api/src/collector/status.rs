@@ -7,12 +7,16 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::timestamp;
+
 /// The newest collection run's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestionStatus {
+    #[serde(serialize_with = "timestamp::serialize_option")]
     #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub last_run_started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
     #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub last_run_finished_at: Option<DateTime<Utc>>,
     /// get-stats calls made.

@@ -8,16 +8,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entity::{pnode, pod_credits_snapshot as snapshot};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, Iterable,
-    QueryFilter, QuerySelect, Statement, TransactionSession, TransactionTrait,
-    sea_query::{CaseStatement, DynIden, Expr, IntoIden, JoinType, Query},
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, Statement, TransactionSession, TransactionTrait,
+    sea_query::{CaseStatement, Expr, Query},
 };
 
 use super::{Credit, CreditsError, CreditsPolicy, CreditsReport};
-use crate::db::{
-    ROWS_PER_STATEMENT,
-    newest::{History, Pick, PickedJoin},
-};
+use crate::db::{ROWS_PER_STATEMENT, newest::credit_snapshots};
 
 /// A pod's newest snapshot.
 type Newest = snapshot::Model;
@@ -116,31 +113,11 @@ fn newest_snapshots(backend: DbBackend, pubkeys: &[&str]) -> Statement {
     const KEYS: &str = "k";
     /// The one column of a VALUES table, as both backends name it.
     const KEY: &str = "column1";
-    const NEWEST: &str = "newest";
-    let columns: Vec<DynIden> = snapshot::Column::iter().map(IntoIden::into_iden).collect();
-    let mut select = Query::select();
-    for column in &columns {
-        select.column((NEWEST, column.clone()));
-    }
-    select.from_values(pubkeys.iter().map(|&key| key.to_owned()), KEYS);
-    History::new(
-        snapshot::Entity,
-        snapshot::Column::PodPubkey,
-        snapshot::Column::ObservedAt,
-        snapshot::Column::Id,
-    )
-    .join_picked(
-        backend,
-        &mut select,
-        Expr::col((KEYS, KEY)),
-        &PickedJoin {
-            kind: JoinType::InnerJoin,
-            alias: NEWEST,
-            columns: &columns,
-            pick: Pick::newest(),
-        },
-    );
-    backend.build(&select)
+    let keys = Query::select()
+        .from_values(pubkeys.iter().map(|&key| key.to_owned()), KEYS)
+        .to_owned();
+    let statement = credit_snapshots().newest_of_each(backend, keys, Expr::col((KEYS, KEY)));
+    backend.build(&statement)
 }
 
 /// The known nodes among `credits` whose `latest_credits` differs (or is null): (id, credits).

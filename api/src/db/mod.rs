@@ -194,6 +194,38 @@ impl Database {
     }
 }
 
+/// Whether `err` says the database cannot be reached or used now (no connection, a connection
+/// lost, a server shutting down or starting, a file locked), rather than that a statement is
+/// wrong: the first is worth retrying later (503), the second is a bug (500).
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
+            sqlx
+        }
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: class 08 (connection exception), 57P01-57P03 (shutting down, cannot
+            // connect now), 53300 (too many connections). SQLite: 5 (busy), 6 (locked).
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code == "5"
+                || code == "6"
+        }
+        _ => false,
+    }
+}
+
 /// Puts the SQLite file (created if missing) in WAL mode, on one connection of its own. WAL is a
 /// property of the file, so the pool's connections need not set it; and they must not: SQLite
 /// does not run the busy handler for `PRAGMA journal_mode = WAL`, so connections opening together

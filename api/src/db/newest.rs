@@ -8,10 +8,15 @@
 //! hash-join whole history tables, measured at 10x slower for 500 nodes (BENCHMARKS.md).
 //! SQLite, which has no LATERAL: a join on the id that a correlated scalar subquery picks.
 
+use entity::{
+    pnode_gossip_observation as observation, pnode_stats_sample as sample,
+    pod_credits_snapshot as snapshot,
+};
 use sea_orm::{
-    DbBackend, IdenStatic,
+    DbBackend, EntityTrait, Iterable,
     sea_query::{
-        Condition, DynIden, Expr, ExprTrait, IntoIden, JoinType, Order, Query, SelectStatement,
+        Asterisk, Condition, DynIden, Expr, ExprTrait, IntoIden, JoinType, Order, Query,
+        SelectStatement,
     },
 };
 
@@ -22,6 +27,38 @@ pub struct History {
     key: DynIden,
     time: DynIden,
     id: DynIden,
+    /// Every column of the table.
+    columns: Vec<DynIden>,
+}
+
+/// A node's gossip observations.
+pub fn observations() -> History {
+    History::new(
+        observation::Entity,
+        observation::Column::PnodeId,
+        observation::Column::ObservedAt,
+        observation::Column::Id,
+    )
+}
+
+/// A node's stats samples.
+pub fn samples() -> History {
+    History::new(
+        sample::Entity,
+        sample::Column::PnodeId,
+        sample::Column::SampledAt,
+        sample::Column::Id,
+    )
+}
+
+/// A pod's credits snapshots (by pubkey: credits may come before gossip).
+pub fn credit_snapshots() -> History {
+    History::new(
+        snapshot::Entity,
+        snapshot::Column::PodPubkey,
+        snapshot::Column::ObservedAt,
+        snapshot::Column::Id,
+    )
 }
 
 /// Which row of a key's newest `among` to take.
@@ -45,13 +82,11 @@ impl Pick {
 
 /// How a picked row joins a statement.
 #[derive(Debug, Clone)]
-pub struct PickedJoin<'a> {
+pub struct PickedJoin {
     /// `LeftJoin` keeps keys without history, `InnerJoin` drops them.
     pub kind: JoinType,
-    /// The joined row's alias in the statement.
+    /// The joined row's alias in the statement, where all its columns can be read.
     pub alias: &'static str,
-    /// The columns the statement reads from it (on SQLite the whole row is joined anyway).
-    pub columns: &'a [DynIden],
     pub pick: Pick,
 }
 
@@ -61,18 +96,39 @@ const CANDIDATES: &str = "candidates";
 const INNER: &str = "history";
 
 impl History {
-    pub fn new(
-        table: impl IntoIden,
-        key: impl IdenStatic,
-        time: impl IdenStatic,
-        id: impl IdenStatic,
-    ) -> Self {
+    pub fn new<E: EntityTrait>(entity: E, key: E::Column, time: E::Column, id: E::Column) -> Self {
         Self {
-            table: table.into_iden(),
+            table: entity.into_iden(),
             key: key.into_iden(),
             time: time.into_iden(),
             id: id.into_iden(),
+            columns: E::Column::iter().map(IntoIden::into_iden).collect(),
         }
+    }
+
+    /// Every column of the newest row of each key that `driver` (a statement with its FROM and
+    /// conditions, selecting nothing yet) yields as `key`: keys without history are left out.
+    pub fn newest_of_each(
+        &self,
+        backend: DbBackend,
+        mut driver: SelectStatement,
+        key: Expr,
+    ) -> SelectStatement {
+        const NEWEST: &str = "newest";
+        for column in &self.columns {
+            driver.column((NEWEST, column.clone()));
+        }
+        self.join_picked(
+            backend,
+            &mut driver,
+            key,
+            &PickedJoin {
+                kind: JoinType::InnerJoin,
+                alias: NEWEST,
+                pick: Pick::newest(),
+            },
+        );
+        driver
     }
 
     /// `SELECT columns FROM table WHERE key = key ORDER BY time DESC, id DESC LIMIT n`, with the
@@ -91,23 +147,40 @@ impl History {
         select
     }
 
-    /// The subquery yielding the picked row of `key` (its `columns`).
-    fn picked(&self, columns: &[DynIden], key: Expr, pick: &Pick) -> SelectStatement {
+    /// The time column of the rows [`History::newest`] selects, for further conditions on them.
+    pub fn time_of_newest(&self) -> Expr {
+        Expr::col((INNER, self.time.clone()))
+    }
+
+    /// The subquery yielding the picked row of `key`: its `columns`, or all of them (`None`).
+    fn picked(&self, columns: Option<&[DynIden]>, key: Expr, pick: &Pick) -> SelectStatement {
         let Some(preferred) = &pick.preferring else {
-            return self.newest(columns, key, pick.among);
+            return self.newest_select(columns, key, pick.among);
         };
-        let mut inner = columns.to_vec();
-        for needed in [&self.time, &self.id, preferred] {
-            if !inner.contains(needed) {
-                inner.push(needed.clone());
+        // The candidates carry what the pick orders by, and what the caller reads.
+        let inner: Option<Vec<DynIden>> = columns.map(|columns| {
+            let mut inner = columns.to_vec();
+            for needed in [&self.time, &self.id, preferred] {
+                if !inner.contains(needed) {
+                    inner.push(needed.clone());
+                }
+            }
+            inner
+        });
+        let candidates = self.newest_select(inner.as_deref(), key, pick.among);
+        let mut outer = Query::select();
+        match columns {
+            Some(columns) => {
+                for column in columns {
+                    outer.column((CANDIDATES, column.clone()));
+                }
+            }
+            None => {
+                outer.column((CANDIDATES, Asterisk));
             }
         }
-        let mut select = Query::select();
-        for column in columns {
-            select.column((CANDIDATES, column.clone()));
-        }
-        select
-            .from_subquery(self.newest(&inner, key, pick.among), CANDIDATES)
+        outer
+            .from_subquery(candidates, CANDIDATES)
             .order_by_expr(
                 Expr::col((CANDIDATES, preferred.clone())).is_null(),
                 Order::Asc,
@@ -115,7 +188,19 @@ impl History {
             .order_by((CANDIDATES, self.time.clone()), Order::Desc)
             .order_by((CANDIDATES, self.id.clone()), Order::Desc)
             .limit(1);
-        select
+        outer
+    }
+
+    /// [`History::newest`] with every column when `columns` is `None`.
+    fn newest_select(&self, columns: Option<&[DynIden]>, key: Expr, n: u64) -> SelectStatement {
+        match columns {
+            Some(columns) => self.newest(columns, key, n),
+            None => {
+                let mut select = self.newest(&[], key, n);
+                select.column((INNER, Asterisk));
+                select
+            }
+        }
     }
 
     /// Joins to `select` the picked row of each `key` (an expression over the tables already in
@@ -125,19 +210,19 @@ impl History {
         backend: DbBackend,
         select: &mut SelectStatement,
         key: Expr,
-        join: &PickedJoin<'_>,
+        join: &PickedJoin,
     ) {
         match backend {
             DbBackend::Postgres => {
                 select.join_lateral(
                     join.kind,
-                    self.picked(join.columns, key, &join.pick),
+                    self.picked(None, key, &join.pick),
                     join.alias,
                     Condition::all().add(Expr::cust("TRUE")),
                 );
             }
             _ => {
-                let id = self.picked(std::slice::from_ref(&self.id), key, &join.pick);
+                let id = self.picked(Some(std::slice::from_ref(&self.id)), key, &join.pick);
                 select.join_as(
                     join.kind,
                     self.table.clone(),

@@ -18,7 +18,11 @@ use crate::{
 pub struct StatusQuery {
     /// A seed's base URL, or `global` (the default) for all seeds.
     #[serde(rename = "seedBaseUrl")]
-    #[param(rename = "seedBaseUrl", example = "global")]
+    #[param(
+        rename = "seedBaseUrl",
+        example = "global",
+        pattern = r"^(global|https?://.+)?$"
+    )]
     pub seed_base_url: Option<String>,
 }
 
@@ -31,7 +35,6 @@ pub struct StatusQuery {
     responses(
         (status = 200, description = "The newest run's figures", body = IngestionStatus),
         (status = 400, description = "`seedBaseUrl` is neither `global` nor an http(s) URL", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     )
 )]
 #[get("/api/ingestion-status")]

@@ -10,7 +10,7 @@ use crate::{
     view::{
         self,
         cost::RequestCost,
-        model::{GlobalPnode, PnodesBody},
+        model::{GlobalPnode, PageView, PnodesBody},
         query::{PnodeQuery, RawPnodeQuery},
     },
 };
@@ -22,9 +22,9 @@ use crate::{
     operation_id = "listPnodes",
     params(RawPnodeQuery),
     responses(
-        (status = 200, description = "The selected nodes, in order", body = PnodesBody),
+        (status = 200, description = "The selected nodes, in order: the whole network \
+            (`globalPnodes`) without `limit`, one page (`pnodes`, `pagination`) with it", body = PnodesBody),
         (status = 400, description = "A parameter has a bad value; the message names it", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     )
 )]
 #[get("/api/pnodes")]
@@ -37,21 +37,23 @@ pub async fn list(
     let db = state.db.conn();
     let now = Utc::now();
     let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
-    let seeds = state.seeds.as_slice();
+    let seeds = cost
+        .statements()
+        .count(view::seeds(db, &state.seeds))
+        .await?;
     let Some(limit) = query.limit else {
         let selection = cost.statements().count(view::select(db, &query)).await?;
         cost.selected(selection.total);
-        let body = view::stream::body(db.clone(), seeds, selection.ids, now, cost);
+        let body = view::stream::body(db.clone(), &seeds, selection.ids, now, cost);
         return Ok(HttpResponse::Ok()
             .content_type(ContentType::json())
             .streaming(body));
     };
     let page = view::page(db, &query, limit, now, &mut cost).await?;
-    Ok(HttpResponse::Ok().json(PnodesBody {
-        seeds: seeds.to_vec(),
-        pnodes: Some(page.nodes.clone()),
-        global_pnodes: page.nodes,
-        pagination: Some(page.pagination),
+    Ok(HttpResponse::Ok().json(PageView {
+        seeds,
+        pnodes: page.nodes,
+        pagination: page.pagination,
     }))
 }
 
@@ -63,7 +65,6 @@ pub async fn list(
     responses(
         (status = 200, description = "The node", body = GlobalPnode),
         (status = 404, description = "No node has this pubkey", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     )
 )]
 #[get("/api/pnodes/{pubkey}")]

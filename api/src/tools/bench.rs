@@ -21,7 +21,6 @@ use crate::{
         generate::{self, Spec},
         load::{self, Tally},
     },
-    view::{self, query::PnodeQuery},
 };
 
 /// How hard to drive the server.
@@ -76,8 +75,8 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         "scenario", "p50 ms", "p99 ms", "max ms", "req/s", "stmts/req"
     );
     for (name, path) in SCENARIOS {
-        let statements = statements_per_request(&db, path).await?;
         let url = reqwest::Url::parse(&format!("http://{}{path}", server.addr))?;
+        let statements = statements_per_request(&client, &server.addr, &url).await?;
         let tally = Arc::new(Tally::default());
         load::drive(&client, &url, WARM_UP, args.concurrency, &tally).await?;
         let run = load::drive(&client, &url, args.requests, args.concurrency, &tally).await?;
@@ -110,17 +109,38 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The statements the handler's own functions execute for `path`, counted by the metric callback.
-async fn statements_per_request(db: &Database, path: &str) -> anyhow::Result<u64> {
-    let query_string = path.split_once('?').map_or("", |(_, q)| q);
-    let raw = actix_web::web::Query::<view::query::RawPnodeQuery>::from_query(query_string)?;
-    let query = PnodeQuery::try_from(raw.into_inner()).map_err(|err| anyhow::anyhow!("{err}"))?;
-    let before = db.statements_executed();
-    let selection = view::select(db.conn(), &query).await?;
-    for chunk in selection.ids.chunks(view::CHUNK) {
-        view::load(db.conn(), chunk, Utc::now()).await?;
-    }
-    Ok(db.statements_executed() - before)
+/// The statements the server ran for one request of `url`: the growth of the sum of its
+/// `pnode_view_statements` histogram in `/metrics` (nothing else runs on it meanwhile).
+async fn statements_per_request(
+    client: &reqwest::Client,
+    addr: &str,
+    url: &reqwest::Url,
+) -> anyhow::Result<u64> {
+    let before = view_statements(client, addr).await?;
+    client
+        .get(url.clone())
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    Ok(view_statements(client, addr).await? - before)
+}
+
+/// The sum of `pnode_view_statements` in the server's `/metrics`.
+async fn view_statements(client: &reqwest::Client, addr: &str) -> anyhow::Result<u64> {
+    let text = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let sum = text
+        .lines()
+        .find_map(|line| line.strip_prefix("pnode_view_statements_sum "))
+        .context("pnode_view_statements_sum in /metrics")?;
+    Ok(sum.trim().parse::<f64>()? as u64)
 }
 
 /// `pnode-api serve` in a child process, so that its RSS is the server's alone.

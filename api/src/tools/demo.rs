@@ -10,7 +10,8 @@ use crate::{
     tools::sim::{PodFault, SeedFault, SimConfig, SimNetwork},
 };
 
-/// Simulated time passes this often: counters grow, seeds' views move.
+/// Simulated time passes this often (by as much as really passed): counters grow, seeds' views
+/// move.
 const TICK_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts the simulated network, collects it every 5 s and serves the API until SIGINT/SIGTERM.
@@ -50,11 +51,20 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
 
     let serving = app.run_until_stopped(stop);
     tokio::pin!(serving);
+    // The simulated clock moves by the real time elapsed, so what the nodes report (last seen,
+    // uptimes) stays in step with the wall clock.
     let mut every = tokio::time::interval(TICK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = std::time::Instant::now();
     let result = loop {
         tokio::select! {
             result = &mut serving => break result,
-            _ = every.tick() => sim.tick(),
+            _ = every.tick() => {
+                let elapsed = last.elapsed();
+                let whole = Duration::from_secs(elapsed.as_secs());
+                last += whole;
+                sim.tick_by(whole);
+            }
         }
     };
     sim.stop().await;

@@ -1,10 +1,10 @@
 //! The global pnode view: what every node looks like now, and who has seen it.
 //!
-//! A request's statements never depend on the depth of history: one to select and order the node
-//! ids, then two per chunk of [`CHUNK`] nodes (details with their newest observation, shown stats
-//! sample and credits; and the seed mapping). A page is one chunk, so 3 statements whatever the
-//! node count; the full view of n nodes costs 1 + 2·⌈n/500⌉. Only ids are held for the whole
-//! selection; full rows are built one chunk at a time.
+//! A request's statements never depend on the depth of history: one to list the seeds, one to
+//! select and order the node ids, then two per chunk of [`CHUNK`] nodes (details with their newest
+//! observation, shown stats sample and credits; and the seed mapping). A page is one chunk, so 4
+//! statements whatever the node count; the full view of n nodes costs 2 + 2·⌈n/500⌉. Only ids are
+//! held for the whole selection; full rows are built one chunk at a time.
 
 pub mod cost;
 mod error;
@@ -28,6 +28,7 @@ use self::{
     model::{Details, GlobalPnode, Pagination},
     query::{Order, PnodeQuery, SortKey},
 };
+use crate::seeds::{Seed, Seeds};
 
 /// Nodes built and sent at a time by the streamed full view.
 pub const CHUNK: usize = 500;
@@ -157,6 +158,21 @@ pub async fn load(
             details.into_pnode(seeds)
         })
         .collect())
+}
+
+/// The seeds to list beside the nodes: the configured ones, then every other seed that has
+/// reported a node (one statement), so that every seed a node names is listed on every replica,
+/// whether or not it configures seeds.
+pub async fn seeds(db: &impl ConnectionTrait, configured: &Seeds) -> Result<Vec<Seed>, DbErr> {
+    let seen: Vec<String> = sighting::Entity::find()
+        .select_only()
+        .column(sighting::Column::SeedBaseUrl)
+        .distinct()
+        .order_by_asc(sighting::Column::SeedBaseUrl)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(configured.listed_with(seen))
 }
 
 /// The node with this pubkey, if there is one (three statements when it exists).

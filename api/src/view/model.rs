@@ -1,18 +1,50 @@
 //! The JSON the dashboards read (`../shared/reference/api-contract.md`): camelCase, every key
 //! present, absent values `null`, timestamps RFC 3339 UTC with millisecond precision and a `Z`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use entity::{pnode, pnode_gossip_observation as observation, pnode_stats_sample as sample};
-use sea_orm::{DbErr, FromQueryResult, QueryResult};
-use serde::{Serialize, Serializer};
+use sea_orm::{DbErr, DerivePartialModel, FromQueryResult, QueryResult};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::sql;
-use crate::seeds::Seed;
+use crate::{seeds::Seed, timestamp};
 
 /// One node as the network sees it now.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": 17,
+    "pubkey": "7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR",
+    "reachable": true,
+    "failureCount": 0,
+    "lastStatsAttemptAt": "2025-12-06T21:49:13.005Z",
+    "lastStatsSuccessAt": "2025-12-06T21:49:13.005Z",
+    "latestAddress": "62.84.180.240:9001",
+    "latestVersion": "0.7.3",
+    "gossipLastSeen": "2025-12-06T21:48:58.000Z",
+    "seedBaseUrlsSeen": ["http://192.190.136.36:6000", "http://192.190.136.37:6000"],
+    "seedsSeenCount": 2,
+    "latestStats": {
+        "timestamp": "2025-12-06T21:49:13.005Z",
+        "cpuPercent": 6.63,
+        "ramUsedBytes": 5399207936_i64,
+        "ramTotalBytes": 12567232512_i64,
+        "uptimeSeconds": 154484,
+        "packetsInPerSec": 2.5,
+        "packetsOutPerSec": 1.5,
+        "totalBytes": 9875412,
+        "activeStreams": 2,
+        "bytesPerSecond": 100.5
+    },
+    "latestCredits": 300,
+    "creditsUpdatedAt": "2025-12-06T21:00:00.000Z",
+    "creditDelta24h": 100,
+    "isPublic": true,
+    "storageCommitted": 183000000000_i64,
+    "storageUsed": 94633,
+    "storageUsagePercent": 0.0000517
+}))]
 pub struct GlobalPnode {
     /// Database id.
     pub id: i64,
@@ -22,10 +54,10 @@ pub struct GlobalPnode {
     pub reachable: bool,
     /// Consecutive failed get-stats calls.
     pub failure_count: i64,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "timestamp::serialize_option")]
     #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub last_stats_attempt_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "timestamp::serialize_option")]
     #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub last_stats_success_at: Option<DateTime<Utc>>,
     /// "ip:port" from the newest gossip observation.
@@ -35,7 +67,7 @@ pub struct GlobalPnode {
     #[schema(required = true)]
     pub latest_version: Option<String>,
     /// The newest observation's `last_seen_timestamp` as a time, else when it was observed.
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "timestamp::serialize_option")]
     #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub gossip_last_seen: Option<DateTime<Utc>>,
     /// Every seed whose gossip has reported this node (within retention), sorted.
@@ -46,13 +78,24 @@ pub struct GlobalPnode {
     pub latest_stats: Option<LatestStats>,
     #[schema(required = true)]
     pub latest_credits: Option<i64>,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "timestamp::serialize_option")]
     #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub credits_updated_at: Option<DateTime<Utc>>,
     /// Newest credits snapshot minus the newest one at or before 24 h ago; null unless both exist.
     #[serde(rename = "creditDelta24h")]
     #[schema(required = true)]
     pub credit_delta_24h: Option<i64>,
+    /// The newest observation's `is_public` (null there, or no observation: false).
+    pub is_public: bool,
+    /// Bytes committed, from the newest observation.
+    #[schema(required = true)]
+    pub storage_committed: Option<i64>,
+    /// Bytes used, from the newest observation.
+    #[schema(required = true)]
+    pub storage_used: Option<i64>,
+    /// 0-100 as pRPC reports it, from the newest observation.
+    #[schema(required = true)]
+    pub storage_usage_percent: Option<f64>,
 }
 
 /// The stats sample shown for a node: of its two newest samples, the newer one that has a
@@ -61,7 +104,7 @@ pub struct GlobalPnode {
 #[serde(rename_all = "camelCase")]
 pub struct LatestStats {
     /// When the sample was taken.
-    #[serde(serialize_with = "rfc3339_required")]
+    #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub timestamp: DateTime<Utc>,
     #[schema(required = true)]
@@ -87,19 +130,33 @@ pub struct LatestStats {
     pub bytes_per_second: Option<f64>,
 }
 
-/// `GET /api/pnodes` (the whole network, streamed) and `GET /api/pnodes?limit=` (a page).
+/// `GET /api/pnodes`: the whole network (`globalPnodes`) without `limit`, one page (`pnodes`
+/// and `pagination`) with it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PnodesBody {
+    Full(FullView),
+    Page(PageView),
+}
+
+/// The whole network, in the order asked for (streamed).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PnodesBody {
-    /// The configured seeds.
+pub struct FullView {
+    /// The seeds: those configured, then any other the nodes name in `seedBaseUrlsSeen`.
     pub seeds: Vec<Seed>,
     pub global_pnodes: Vec<GlobalPnode>,
-    /// With `limit` only: the same page under the name the paginating dashboard reads.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pnodes: Option<Vec<GlobalPnode>>,
-    /// With `limit` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pagination: Option<Pagination>,
+}
+
+/// One page of the network (`limit` and `offset`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageView {
+    /// The seeds: those configured, then any other the nodes name in `seedBaseUrlsSeen`.
+    pub seeds: Vec<Seed>,
+    /// The page's nodes, in order.
+    pub pnodes: Vec<GlobalPnode>,
+    pub pagination: Pagination,
 }
 
 /// Where a page sits in the whole selection.
@@ -114,13 +171,61 @@ pub struct Pagination {
     pub has_more: bool,
 }
 
-/// One row of the details query (see `sql::details`): a node, its newest observation and shown
-/// sample, each read back by its entity's own model, and its credits now and a day ago.
+/// What the view reads of a node's own row: the details query selects exactly these columns
+/// (`p_*`), by their entity's names, so a renamed column fails to compile here, not at run time.
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "pnode::Entity")]
+pub(super) struct NodeColumns {
+    id: i64,
+    pubkey: String,
+    reachable: bool,
+    failure_count: i64,
+    last_stats_attempt_at: Option<DateTime<Utc>>,
+    last_stats_success_at: Option<DateTime<Utc>>,
+    latest_credits: Option<i64>,
+    credits_updated_at: Option<DateTime<Utc>>,
+}
+
+/// What the view reads of a node's newest gossip observation (`o_*`).
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "observation::Entity")]
+pub(super) struct ObservationColumns {
+    #[expect(dead_code, reason = "selected so that `joined` can tell a missing row")]
+    id: i64,
+    address: String,
+    version: Option<String>,
+    last_seen_timestamp: Option<i64>,
+    observed_at: DateTime<Utc>,
+    is_public: Option<bool>,
+    storage_committed: Option<i64>,
+    storage_used: Option<i64>,
+    storage_usage_percent: Option<f64>,
+}
+
+/// What the view reads of a node's shown stats sample (`s_*`).
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "sample::Entity")]
+pub(super) struct SampleColumns {
+    #[expect(dead_code, reason = "selected so that `joined` can tell a missing row")]
+    id: i64,
+    sampled_at: DateTime<Utc>,
+    cpu_percent: Option<f64>,
+    ram_used_bytes: Option<i64>,
+    ram_total_bytes: Option<i64>,
+    uptime_seconds: Option<i64>,
+    packets_in_per_sec: Option<f64>,
+    packets_out_per_sec: Option<f64>,
+    total_bytes: Option<i64>,
+    active_streams: Option<i64>,
+    bytes_per_second: Option<f64>,
+}
+
+/// One row of the details query (see `sql::details`).
 #[derive(Debug)]
 pub(super) struct Details {
-    node: pnode::Model,
-    observation: Option<observation::Model>,
-    sample: Option<sample::Model>,
+    node: NodeColumns,
+    observation: Option<ObservationColumns>,
+    sample: Option<SampleColumns>,
     credits_now: Option<i64>,
     credits_day_ago: Option<i64>,
 }
@@ -128,7 +233,7 @@ pub(super) struct Details {
 impl Details {
     pub(super) fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
         Ok(Self {
-            node: pnode::Model::from_query_result(row, &prefix(sql::NODE))?,
+            node: NodeColumns::from_query_result(row, &sql::prefix(sql::NODE))?,
             observation: joined(row, sql::OBSERVATION)?,
             sample: joined(row, sql::SAMPLE)?,
             credits_now: row.try_get("", sql::CREDITS_NOW)?,
@@ -173,7 +278,7 @@ impl Details {
                     .or(Some(o.observed_at))
             }),
             latest_address: observation.as_ref().map(|o| o.address.clone()),
-            latest_version: observation.and_then(|o| o.version),
+            latest_version: observation.as_ref().and_then(|o| o.version.clone()),
             seeds_seen_count: seed_base_urls_seen.len(),
             seed_base_urls_seen,
             latest_stats,
@@ -182,18 +287,21 @@ impl Details {
             credit_delta_24h: credits_now
                 .zip(credits_day_ago)
                 .map(|(now, then)| now.saturating_sub(then)),
+            is_public: observation
+                .as_ref()
+                .and_then(|o| o.is_public)
+                .unwrap_or(false),
+            storage_committed: observation.as_ref().and_then(|o| o.storage_committed),
+            storage_used: observation.as_ref().and_then(|o| o.storage_used),
+            storage_usage_percent: observation.as_ref().and_then(|o| o.storage_usage_percent),
         }
     }
 }
 
-fn prefix(table: &str) -> String {
-    format!("{table}_")
-}
-
-/// The model of a LEFT-joined table, `None` when the join found no row (its id is null). A
+/// The columns of a LEFT-joined table, `None` when the join found no row (its id is null). A
 /// column that is missing or of the wrong type is an error, never a silent `None`.
 fn joined<M: FromQueryResult>(row: &QueryResult, table: &str) -> Result<Option<M>, DbErr> {
-    let prefix = prefix(table);
+    let prefix = sql::prefix(table);
     let id: Option<i64> = row.try_get(&prefix, "id")?;
     id.map(|_| M::from_query_result(row, &prefix)).transpose()
 }
@@ -211,20 +319,6 @@ fn unix_seconds(value: i64) -> Option<DateTime<Utc>> {
         .flatten()
 }
 
-fn rfc3339<S: Serializer>(value: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(time) => rfc3339_required(time, serializer),
-        None => serializer.serialize_none(),
-    }
-}
-
-fn rfc3339_required<S: Serializer>(
-    value: &DateTime<Utc>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&value.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,8 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_are_rfc3339_utc_with_milliseconds_and_z() {
-        let time = DateTime::from_timestamp(1_765_057_753, 5_000_000).expect("valid");
+    fn pagination_is_camel_case() {
         let json = serde_json::to_value(Pagination {
             total: 1,
             limit: 1,
@@ -250,12 +343,6 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"total": 1, "limit": 1, "offset": 0, "hasMore": false})
-        );
-        let mut out = Vec::new();
-        rfc3339_required(&time, &mut serde_json::Serializer::new(&mut out)).expect("serialize");
-        assert_eq!(
-            String::from_utf8(out).expect("utf-8"),
-            r#""2025-12-06T21:49:13.005Z""#
         );
     }
 }

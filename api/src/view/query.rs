@@ -29,7 +29,9 @@ pub struct RawPnodeQuery {
     /// Only nodes whose newest observed version is exactly this.
     #[param(example = "0.7.3")]
     pub version: Option<String>,
-    /// Only nodes whose pubkey or latest address contains this text (case-insensitive).
+    /// Only nodes whose pubkey or latest address contains this text (case-insensitive), at
+    /// most 200 characters.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// Order by: `id` (default), `pubkey`, `version` (numeric), `uptime`, `activeStreams`,
     /// `lastSeen` or `credits`. Nulls come last either way; ties go by id.
@@ -43,7 +45,7 @@ pub struct RawPnodeQuery {
     #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// Nodes to skip, 0 or more (default 0).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     pub offset: Option<String>,
 }
 

@@ -8,51 +8,27 @@ use entity::{
     pnode_stats_sample as sample, pod_credits_snapshot as snapshot,
 };
 use sea_orm::{
-    DbBackend, Statement,
+    DbBackend, PartialModelTrait, QuerySelect, Statement,
     sea_query::{
-        Condition, DynIden, Expr, ExprTrait, Func, IntoIden, JoinType, LikeExpr, NullOrdering,
+        Condition, Expr, ExprTrait, Func, IntoIden, JoinType, LikeExpr, NullOrdering,
         Order as SqlOrder, Query, SelectStatement, SimpleExpr,
     },
 };
 
-use super::query::{Filter, Order, PnodeQuery, SortKey};
-use crate::db::newest::{History, Pick, PickedJoin};
+use super::{
+    model::{NodeColumns, ObservationColumns, SampleColumns},
+    query::{Filter, Order, PnodeQuery, SortKey},
+};
+use crate::db::newest::{Pick, PickedJoin, credit_snapshots, observations, samples};
 
-/// Aliases of the tables in the view's statements, and the prefixes of their columns in a
-/// details row (read back with each entity's own model, so the list is never written by hand).
+/// Aliases of the tables in the view's statements. In a details row each table's columns are
+/// prefixed with its alias and `_` (see [`prefix`]).
 pub const NODE: &str = "p";
 pub const OBSERVATION: &str = "o";
 pub const SAMPLE: &str = "s";
 /// Selected columns of the details row that come from no entity.
 pub const CREDITS_NOW: &str = "credits_now";
 pub const CREDITS_DAY_AGO: &str = "credits_day_ago";
-
-fn observations() -> History {
-    History::new(
-        observation::Entity,
-        observation::Column::PnodeId,
-        observation::Column::ObservedAt,
-        observation::Column::Id,
-    )
-}
-
-fn samples() -> History {
-    History::new(
-        sample::Entity,
-        sample::Column::PnodeId,
-        sample::Column::SampledAt,
-        sample::Column::Id,
-    )
-}
-
-pub fn credit_snapshots() -> History {
-    History::new(
-        snapshot::Entity,
-        snapshot::Column::PodPubkey,
-        snapshot::Column::ObservedAt,
-        snapshot::Column::Id,
-    )
-}
 
 /// The sample `latestStats` shows: of the node's two newest, the newer one with a throughput
 /// value, else the newest.
@@ -63,18 +39,9 @@ fn shown_sample() -> Pick {
     }
 }
 
-fn all_columns<C: sea_orm::ColumnTrait + sea_orm::IdenStatic>() -> Vec<DynIden> {
-    C::iter().map(IntoIden::into_iden).collect()
-}
-
-/// `pnodes p` with each node's newest observation `o` and shown sample `s` joined (only the
-/// columns in `observation_columns` and `sample_columns`, which on SQLite are the whole row).
-fn with_latest(
-    backend: DbBackend,
-    select: &mut SelectStatement,
-    observation_columns: &[DynIden],
-    sample_columns: &[DynIden],
-) {
+/// `pnodes p` with each node's newest observation `o` and shown sample `s` joined; all their
+/// columns can be read.
+fn with_latest(backend: DbBackend, select: &mut SelectStatement) {
     let node_id = || Expr::col((NODE, pnode::Column::Id));
     observations().join_picked(
         backend,
@@ -83,7 +50,6 @@ fn with_latest(
         &PickedJoin {
             kind: JoinType::LeftJoin,
             alias: OBSERVATION,
-            columns: observation_columns,
             pick: Pick::newest(),
         },
     );
@@ -94,7 +60,6 @@ fn with_latest(
         &PickedJoin {
             kind: JoinType::LeftJoin,
             alias: SAMPLE,
-            columns: sample_columns,
             pick: shown_sample(),
         },
     );
@@ -109,21 +74,7 @@ pub fn ordered_ids(backend: DbBackend, query: &PnodeQuery) -> Statement {
         .column((NODE, pnode::Column::Id))
         .from_as(pnode::Entity, NODE);
     if needs_latest(query) {
-        with_latest(
-            backend,
-            &mut select,
-            &[
-                observation::Column::Version.into_iden(),
-                observation::Column::Address.into_iden(),
-                observation::Column::IsPublic.into_iden(),
-                observation::Column::LastSeenTimestamp.into_iden(),
-                observation::Column::ObservedAt.into_iden(),
-            ],
-            &[
-                sample::Column::UptimeSeconds.into_iden(),
-                sample::Column::ActiveStreams.into_iden(),
-            ],
-        );
+        with_latest(backend, &mut select);
     }
     if query.sort == SortKey::Version {
         select.column((OBSERVATION, observation::Column::Version));
@@ -241,18 +192,25 @@ fn last_seen_seconds(backend: DbBackend) -> SimpleExpr {
     Func::coalesce([reported.into(), observed_seconds]).into()
 }
 
-/// Every field of the view for the nodes `ids`: each node's row (columns prefixed `p_`), its
-/// newest observation (`o_`) and shown sample (`s_`), and its credits now and 24 hours before
-/// `now` (`credits_now`, `credits_day_ago`).
+/// Every field of the view for the nodes `ids`: the columns of each node (prefixed `p_`), of its
+/// newest observation (`o_`) and of its shown sample (`s_`) that the partial models of
+/// `model.rs` read, and its credits now and 24 hours before `now` (`credits_now`,
+/// `credits_day_ago`).
 pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>) -> Statement {
-    let observation_columns = all_columns::<observation::Column>();
-    let sample_columns = all_columns::<sample::Column>();
     let mut select = Query::select();
-    prefixed(&mut select, NODE, &all_columns::<pnode::Column>());
-    prefixed(&mut select, OBSERVATION, &observation_columns);
-    prefixed(&mut select, SAMPLE, &sample_columns);
+    select.from_as(pnode::Entity, NODE);
+    let mut projection = Projection(select);
+    projection = NodeColumns::select_cols_nested(projection, Some(&prefix(NODE)), Some(NODE));
+    projection = ObservationColumns::select_cols_nested(
+        projection,
+        Some(&prefix(OBSERVATION)),
+        Some(OBSERVATION),
+    );
+    projection = SampleColumns::select_cols_nested(projection, Some(&prefix(SAMPLE)), Some(SAMPLE));
+    let Projection(mut select) = projection;
     let pubkey = || Expr::col((NODE, pnode::Column::Pubkey));
     let credits = [snapshot::Column::Credits.into_iden()];
+    let day_ago = now - chrono::Duration::hours(24);
     select
         .expr_as(
             credit_snapshots().newest(&credits, pubkey(), 1),
@@ -261,26 +219,30 @@ pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>) -> Statement
         .expr_as(
             credit_snapshots()
                 .newest(&credits, pubkey(), 1)
-                .and_where(
-                    Expr::col(("history", snapshot::Column::ObservedAt))
-                        .lte(now - chrono::Duration::hours(24)),
-                )
+                .and_where(credit_snapshots().time_of_newest().lte(day_ago))
                 .to_owned(),
             CREDITS_DAY_AGO,
-        )
-        .from_as(pnode::Entity, NODE);
-    with_latest(backend, &mut select, &observation_columns, &sample_columns);
+        );
+    with_latest(backend, &mut select);
     select.and_where(Expr::col((NODE, pnode::Column::Id)).is_in(ids.iter().copied()));
     backend.build(&select)
 }
 
-/// Selects each of `columns` of `table` as `{table}_{column}`.
-fn prefixed(select: &mut SelectStatement, table: &'static str, columns: &[DynIden]) {
-    for column in columns {
-        select.expr_as(
-            Expr::col((table, column.clone())),
-            format!("{table}_{column}"),
-        );
+/// The prefix of a table's columns in a details row.
+pub fn prefix(table: &str) -> String {
+    format!("{table}_")
+}
+
+/// A sea-query statement seen as SeaORM's `QuerySelect`, so that a partial model can add its
+/// columns to it.
+#[derive(Debug)]
+struct Projection(SelectStatement);
+
+impl QuerySelect for Projection {
+    type QueryStatement = SelectStatement;
+
+    fn query(&mut self) -> &mut SelectStatement {
+        &mut self.0
     }
 }
 

@@ -240,7 +240,13 @@ impl SimNetwork {
     /// Time passes ([`TICK_SECONDS`]): counters, uptimes and credits grow, and each seed's
     /// lagged view moves on by one pod.
     pub fn tick(&self) {
-        self.shared.network().tick();
+        self.tick_by(Duration::from_secs(TICK_SECONDS as u64));
+    }
+
+    /// As [`SimNetwork::tick`], with `elapsed` passing instead of [`TICK_SECONDS`] (whole seconds;
+    /// the demo passes real time, so its clock stays in step with the wall).
+    pub fn tick_by(&self, elapsed: Duration) {
+        self.shared.network().tick(elapsed.as_secs());
     }
 
     /// Pod `pod` restarts: its cumulative counters and uptime go back near 0.

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{
-    PodFault, SeedFault, SimConfig, SimPod, TICK_SECONDS,
+    PodFault, SeedFault, SimConfig, SimPod,
     node::{Node, address},
 };
 use crate::tools::rng::Rng;
@@ -31,6 +31,8 @@ pub(super) struct Network {
     credits_garbage: bool,
     now: i64,
     ticks: u64,
+    /// Simulated seconds passed since the start.
+    elapsed: u64,
 }
 
 /// One entry of a seed's pods answer.
@@ -96,6 +98,7 @@ impl Network {
             credits_garbage: false,
             now,
             ticks: 0,
+            elapsed: 0,
         }
     }
 
@@ -140,12 +143,14 @@ impl Network {
         self.credits_garbage = garbage;
     }
 
-    /// Time passes: counters, uptimes and credits grow, and every seed's view shifts by one pod.
-    pub(super) fn tick(&mut self) {
-        self.now += TICK_SECONDS;
+    /// `seconds` pass: counters, uptimes and credits grow, and every seed's view shifts by one
+    /// pod.
+    pub(super) fn tick(&mut self, seconds: u64) {
+        self.now += i64::try_from(seconds).unwrap_or(i64::MAX);
         self.ticks += 1;
+        self.elapsed = self.elapsed.saturating_add(seconds);
         for node in self.pods.iter_mut().chain(&mut self.strays) {
-            node.tick(TICK_SECONDS as u64);
+            node.tick(seconds);
         }
     }
 
@@ -236,7 +241,7 @@ impl Network {
             "packets_received": 1000 * self.ticks, "packets_sent": 900 * self.ticks,
             "ram_total": 12_567_232_512_u64, "ram_used": 5_399_207_936_u64,
             "total_bytes": 50_000 * self.ticks, "total_pages": 0,
-            "uptime": 86_400 + self.ticks * TICK_SECONDS as u64,
+            "uptime": 86_400 + self.elapsed,
         })
     }
 
