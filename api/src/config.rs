@@ -42,6 +42,9 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 
     #[command(flatten)]
+    pub http: HttpSettings,
+
+    #[command(flatten)]
     pub collector: CollectorSettings,
 
     /// Whether `serve` collects (when seeds are set); `serve --no-collector` turns it off.
@@ -53,6 +56,66 @@ pub struct Settings {
 
     #[command(flatten)]
     pub memory: MemorySettings,
+}
+
+/// What the HTTP layer keeps and whom it serves.
+#[derive(Debug, Clone, Args)]
+pub struct HttpSettings {
+    /// Memory for answers cached per data version, in MB (MiB); 0 turns the cache off (every
+    /// answer is then read from the database, and the full view streamed).
+    #[arg(
+        long = "view-cache-mb",
+        env = "PNODE_VIEW_CACHE_MB",
+        default_value_t = 64,
+        global = true
+    )]
+    pub view_cache_mb: u64,
+
+    /// Origins whose browser scripts may call the API: `*` (any; every route is a read-only
+    /// GET), a comma-separated list like `https://dash.example.org`, or `none` (no CORS headers).
+    #[arg(
+        long = "cors-origins",
+        env = "PNODE_CORS_ORIGINS",
+        default_value = "*",
+        global = true
+    )]
+    pub cors_origins: CorsOrigins,
+}
+
+/// Who may call the API from a browser on another origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    Only(Vec<String>),
+    None,
+}
+
+impl std::str::FromStr for CorsOrigins {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "*" => Ok(Self::Any),
+            "none" | "" => Ok(Self::None),
+            list => {
+                let origins: Vec<String> = list
+                    .split(',')
+                    .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                    .filter(|origin| !origin.is_empty())
+                    .collect();
+                for origin in &origins {
+                    let url = url::Url::parse(origin)
+                        .map_err(|err| format!("{origin:?} is not an origin: {err}"))?;
+                    if !matches!(url.scheme(), "http" | "https") || url.path() != "/" {
+                        return Err(format!(
+                            "{origin:?} is not an origin like https://dash.example.org"
+                        ));
+                    }
+                }
+                Ok(Self::Only(origins))
+            }
+        }
+    }
 }
 
 /// How the collector polls the network.
@@ -262,6 +325,12 @@ fn defaults_command<T: Args>() -> clap::Command {
         .mut_args(|arg| arg.env(Resettable::Reset))
 }
 
+impl Default for HttpSettings {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
 impl Default for CollectorSettings {
     fn default() -> Self {
         defaults()
@@ -308,6 +377,22 @@ mod tests {
             .collect();
         assert!(with_env.is_empty(), "{with_env:?}");
         assert!(command.get_arguments().count() > 20);
+    }
+
+    #[test]
+    fn cors_origins_read_any_a_list_or_none() {
+        assert_eq!("*".parse(), Ok(CorsOrigins::Any));
+        assert_eq!("none".parse(), Ok(CorsOrigins::None));
+        assert_eq!(
+            "https://a.example, http://127.0.0.1:3000/".parse(),
+            Ok(CorsOrigins::Only(vec![
+                "https://a.example".into(),
+                "http://127.0.0.1:3000".into()
+            ]))
+        );
+        assert!("a.example".parse::<CorsOrigins>().is_err());
+        assert!("https://a.example/path".parse::<CorsOrigins>().is_err());
+        assert_eq!(HttpSettings::default().view_cache_mb, 64);
     }
 
     #[test]

@@ -131,6 +131,16 @@ impl From<ViewError> for ApiError {
     }
 }
 
+/// A failure shared by every request that waited for one cached computation.
+impl From<std::sync::Arc<ViewError>> for ApiError {
+    fn from(err: std::sync::Arc<ViewError>) -> Self {
+        match err.as_ref() {
+            ViewError::Database(db) => Self::Database(db.clone()),
+            other => Self::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
 fn allowed_list(methods: &[Method]) -> String {
     methods
         .iter()

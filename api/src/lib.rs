@@ -3,12 +3,15 @@
 //! The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
 pub mod allocator;
+pub mod cache;
 pub mod cli;
 pub mod collector;
+pub mod compression;
 pub mod config;
 pub mod credits;
 pub mod db;
 pub mod error;
+pub mod http;
 pub mod memory;
 pub mod metrics;
 pub mod openapi;

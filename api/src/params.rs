@@ -28,6 +28,21 @@ pub fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+/// `value` if it is at most `max` bytes long.
+pub fn bounded(
+    parameter: &'static str,
+    value: String,
+    max: usize,
+) -> Result<String, InvalidParameter> {
+    if value.len() > max {
+        return Err(InvalidParameter::new(
+            parameter,
+            format!("must be at most {max} bytes long, not {}", value.len()),
+        ));
+    }
+    Ok(value)
+}
+
 /// `true` or `false`.
 pub fn boolean(parameter: &'static str, value: &str) -> Result<bool, InvalidParameter> {
     match value {

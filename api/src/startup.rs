@@ -2,10 +2,12 @@
 
 use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
 
+use actix_cors::Cors;
 use actix_web::{
     App, HttpServer,
     dev::Server,
-    middleware::from_fn,
+    http::header,
+    middleware::{Compress, Condition, DefaultHeaders, from_fn},
     web::{self, JsonConfig, PathConfig, QueryConfig},
 };
 use tokio::{sync::watch, task::JoinHandle};
@@ -15,14 +17,15 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     allocator,
+    cache::ViewCache,
     collector::Collector,
-    config::{CollectorSettings, Settings},
+    config::{CollectorSettings, CorsOrigins, Settings},
     db::Database,
     error::extractor_error,
     memory::{self, MemoryProbe},
     metrics::{self, Metrics},
     openapi,
-    request_id::echo_request_id,
+    request_id::{self, echo_request_id},
     routes::{self, fallback::RouteTable},
     state::AppState,
 };
@@ -70,7 +73,18 @@ impl Application {
                     &settings.database.url,
                 )
             });
-        let metrics = Metrics::new(collector.as_ref().map(Collector::metrics));
+        let cache = Arc::new(ViewCache::new(
+            settings.http.view_cache_mb.saturating_mul(memory::MB),
+        ));
+        let mut metrics = Metrics::new();
+        metrics.register_prefixed("pnode_view_cache", |registry| {
+            cache.metrics().register(registry);
+        });
+        if let Some(collector) = &collector {
+            metrics.register_prefixed("pnode_collector", |registry| {
+                collector.metrics().register(registry);
+            });
+        }
         let probe = Arc::new(MemoryProbe::from_settings(&settings.memory)?);
         let server = http_server(
             listener,
@@ -80,6 +94,7 @@ impl Application {
                 seeds: settings.seeds.clone(),
                 cycle_stale_after: cycle_stale_after(&settings.collector),
                 memory: Arc::clone(&probe),
+                cache,
             },
             metrics,
         )?;
@@ -160,6 +175,7 @@ fn http_server(
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
     let state = web::Data::new(state);
     let metrics = web::Data::new(metrics);
+    let cors_origins = settings.http.cors_origins.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()
@@ -175,6 +191,10 @@ fn http_server(
                     .service(web::redirect("/docs", "/docs/"))
                     .default_service(web::to(routes::fallback::not_found))
                     .wrap(from_fn(echo_request_id))
+                    // Outside `Compress`, so that it only adds `Vary` where `Compress` did not.
+                    .wrap(Compress::default())
+                    .wrap(DefaultHeaders::new().add((header::VARY, "Accept-Encoding")))
+                    .wrap(cors(&cors_origins))
                     .wrap(from_fn(metrics::http::track))
                     .wrap(TracingLogger::default())
             })
@@ -189,6 +209,32 @@ fn http_server(
     let server = server.listen(listener)?.run();
     tracing::info!(%addr, allocator = allocator::NAME, "listening");
     Ok(server)
+}
+
+/// CORS for browser dashboards on other origins: GET (and HEAD) from the configured origins, with
+/// the validators and the request id readable by their scripts. Off (no headers at all) with
+/// `PNODE_CORS_ORIGINS=none`.
+fn cors(origins: &CorsOrigins) -> Condition<Cors> {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "HEAD"])
+        .allow_any_header()
+        .expose_headers([
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::RETRY_AFTER,
+            request_id::REQUEST_ID_HEADER,
+        ])
+        .max_age(3600);
+    match origins {
+        CorsOrigins::Any => cors = cors.allow_any_origin().send_wildcard(),
+        CorsOrigins::Only(origins) => {
+            for origin in origins {
+                cors = cors.allowed_origin(origin);
+            }
+        }
+        CorsOrigins::None => {}
+    }
+    Condition::new(*origins != CorsOrigins::None, cors)
 }
 
 /// A cycle polls for at most its deadline, after seeds that answer within the pRPC timeout; a

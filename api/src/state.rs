@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{db::Database, memory::MemoryProbe, seeds::Seeds};
+use crate::{cache::ViewCache, db::Database, memory::MemoryProbe, seeds::Seeds};
 
 /// Shared, read-only state of the running app.
 #[derive(Debug, Clone)]
@@ -14,4 +14,6 @@ pub struct AppState {
     pub cycle_stale_after: chrono::Duration,
     /// This process's memory, for the memory endpoint, `/metrics` and the view's debug lines.
     pub memory: Arc<MemoryProbe>,
+    /// Answers per data version.
+    pub cache: Arc<ViewCache>,
 }

@@ -3,6 +3,7 @@
 //! Table and column names are a contract: operators and other tools query them directly.
 //! Every counter and byte count is 64-bit, every timestamp is UTC.
 
+pub mod data_version;
 pub mod ingestion_run;
 pub mod ingestion_run_seed_stats;
 pub mod pnode;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_pnodes;
 mod m20261127_000002_create_pod_credits;
 mod m20261127_000003_create_ingestion_runs;
+mod m20261128_000004_create_data_version;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_pnodes::Migration),
             Box::new(m20261127_000002_create_pod_credits::Migration),
             Box::new(m20261127_000003_create_ingestion_runs::Migration),
+            Box::new(m20261128_000004_create_data_version::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! A simulated network on loopback, a fresh migrated database, and a collector between them.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use pnode_api::{
     collector::{
@@ -30,7 +30,7 @@ pub fn fast_settings() -> CollectorSettings {
 
 pub struct Rig {
     pub sim: SimNetwork,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
     pub collector: Collector,
     /// The collector's clock, moved ahead by [`Rig::let_a_minute_pass`].
     pub clock: Clock,
@@ -45,7 +45,7 @@ impl Rig {
         let sim = SimNetwork::start(config)
             .await
             .expect("start the simulated network");
-        let db = TestDb::create(backend).await;
+        let db = Arc::new(TestDb::create(backend).await);
         let pool = connect(&db.url).await;
         pool.migrate().await.expect("migrate");
         let clock = Clock::default();

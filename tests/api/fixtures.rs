@@ -6,7 +6,10 @@ use entity::{
     pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
     pnode_stats_sample as sample, pod_credits_snapshot as credits,
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, IntoActiveModel};
+use pnode_api::db::version;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, IntoActiveModel, TransactionTrait,
+};
 
 /// A fixed "now" for fixtures, to the millisecond (the precision the API shows).
 pub fn now() -> DateTime<Utc> {
@@ -69,7 +72,8 @@ pub fn credits(pubkey: &str, value: i64, observed_at: DateTime<Utc>) -> credits:
     }
 }
 
-/// Inserts a row and returns it as stored.
+/// Inserts a row and returns it as stored. Like every writer of what the view shows, it bumps the
+/// data version in the same transaction, so the app's cache sees the change.
 pub async fn insert<A>(
     conn: &DatabaseConnection,
     model: A,
@@ -78,5 +82,11 @@ where
     A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
     <A::Entity as sea_orm::EntityTrait>::Model: IntoActiveModel<A>,
 {
-    model.insert(conn).await.expect("insert a fixture row")
+    let txn = conn.begin().await.expect("begin");
+    let row = model.insert(&txn).await.expect("insert a fixture row");
+    version::bump(&txn, Utc::now())
+        .await
+        .expect("bump the data version");
+    txn.commit().await.expect("commit");
+    row
 }

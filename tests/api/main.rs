@@ -31,3 +31,4 @@ mod ready;
 mod retention;
 mod signals;
 mod soak;
+mod view_cache;

@@ -129,7 +129,14 @@ async fn the_view_logs_its_rows_and_rss_at_debug_level(backend: Backend) {
     pool.migrate().await.expect("migrate");
     generate(pool.conn(), spec, now()).await.expect("generate");
     pool.close().await.expect("close");
-    let mut server = Server::start_with(&db.url, &[("RUST_LOG", "info,pnode_api::view=debug")]);
+    // Uncached, so that the request reads the rows it reports.
+    let mut server = Server::start_with(
+        &db.url,
+        &[
+            ("RUST_LOG", "info,pnode_api::view=debug"),
+            ("PNODE_VIEW_CACHE_MB", "0"),
+        ],
+    );
     let addr = server.wait_until_listening();
 
     let body: serde_json::Value = reqwest::get(format!("http://{addr}/api/pnodes"))

@@ -57,7 +57,7 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-async fn scrape(app: &TestApp) -> Scrape {
+pub async fn scrape(app: &TestApp) -> Scrape {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(
@@ -72,7 +72,7 @@ async fn scrape(app: &TestApp) -> Scrape {
 }
 
 /// The value of the counter or gauge `metric` with these labels (0 when it has not appeared yet).
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
     scrape
         .samples
         .iter()
@@ -143,7 +143,8 @@ async fn metrics_are_valid_prometheus_text_and_move_with_traffic(backend: Backen
 }
 
 async fn the_view_statements_histogram_counts_each_requests_statements(backend: Backend) {
-    let app = spawn_app(&backend).await;
+    // Uncached, so that each request runs its own statements (the cached path: view_cache.rs).
+    let app = spawn_app_with(&backend, |settings| settings.http.view_cache_mb = 0).await;
     let spec = Spec {
         nodes: 1_200,
         observations_per_node: 2,

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use crate::{
-    db::ROWS_PER_STATEMENT,
+    db::{ROWS_PER_STATEMENT, version},
     prpc::{Pod, PodsAnswer},
     pubkey,
 };
@@ -106,6 +106,7 @@ where
             .exec_without_returning(&txn)
             .await?;
     }
+    version::bump(&txn, now).await?;
     txn.commit().await?;
     Ok(ids)
 }

@@ -7,11 +7,12 @@ use entity::{
     pnode_stats_sample as sample, pod_credits_snapshot as snapshot,
 };
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, TransactionSession,
+    TransactionTrait,
     sea_query::{DynIden, Expr, ExprTrait, IntoIden, Query},
 };
 
-use crate::config::RetentionSettings;
+use crate::{config::RetentionSettings, db::version};
 
 /// Rows one DELETE removes at most.
 pub const BATCH: u64 = 5000;
@@ -67,12 +68,15 @@ impl Table {
 }
 
 /// Deletes what each window no longer keeps, as of `now`, in batches of `batch` rows.
-pub async fn prune(
-    db: &impl ConnectionTrait,
+pub async fn prune<C>(
+    db: &C,
     windows: &RetentionSettings,
     now: DateTime<Utc>,
     batch: u64,
-) -> Result<Pruned, DbErr> {
+) -> Result<Pruned, DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let before = |window: std::time::Duration| {
         now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX)
     };
@@ -101,26 +105,36 @@ pub async fn prune(
         &[snapshot::Column::Id],
     );
     Ok(Pruned {
-        observations: delete_older(db, &observations, before(windows.observations), batch).await?,
-        sightings: delete_older(db, &sightings, before(windows.observations), batch).await?,
-        samples: delete_older(db, &samples, before(windows.stats), batch).await?,
-        runs: delete_older(db, &runs, before(windows.runs), batch).await?,
-        credits: delete_older(db, &credits, before(windows.credits), batch).await?,
+        observations: delete_older(db, &observations, before(windows.observations), batch, now)
+            .await?,
+        sightings: delete_older(db, &sightings, before(windows.observations), batch, now).await?,
+        samples: delete_older(db, &samples, before(windows.stats), batch, now).await?,
+        runs: delete_older(db, &runs, before(windows.runs), batch, now).await?,
+        credits: delete_older(db, &credits, before(windows.credits), batch, now).await?,
     })
 }
 
-/// Deletes `batch` rows at a time until a batch comes back short. Each statement commits on its
-/// own: a long backlog never becomes one long lock.
-async fn delete_older(
-    db: &impl ConnectionTrait,
+/// Deletes `batch` rows at a time until a batch comes back short. Each batch commits on its own
+/// (with the data version, when it deleted anything): a long backlog never becomes one long lock.
+async fn delete_older<C>(
+    db: &C,
     table: &Table,
     cutoff: DateTime<Utc>,
     batch: u64,
-) -> Result<u64, DbErr> {
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let statement = table.delete_batch(db.get_database_backend(), cutoff, batch);
     let mut deleted = 0;
     loop {
-        let removed = db.execute_raw(statement.clone()).await?.rows_affected();
+        let txn = db.begin().await?;
+        let removed = txn.execute_raw(statement.clone()).await?.rows_affected();
+        if removed > 0 {
+            version::bump(&txn, now).await?;
+        }
+        txn.commit().await?;
         deleted += removed;
         if removed < batch {
             return Ok(deleted);

@@ -7,6 +7,8 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use crate::db::version;
+
 /// Counts of one cycle, for all seeds or for one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -29,8 +31,13 @@ pub struct SeedReport {
     pub error: Option<String>,
 }
 
-/// Opens the run: its row exists, unfinished, while the cycle works.
-pub async fn start(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<i64, DbErr> {
+/// Opens the run: its row exists, unfinished, while the cycle works (the ingestion status shows
+/// it running).
+pub async fn start<C>(db: &C, now: DateTime<Utc>) -> Result<i64, DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
     let row = run::ActiveModel {
         started_at: Set(now),
         finished_at: Set(None),
@@ -41,8 +48,10 @@ pub async fn start(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<i64,
         observed: Set(0),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    version::bump(&txn, now).await?;
+    txn.commit().await?;
     Ok(row.id)
 }
 
@@ -86,5 +95,6 @@ where
     }
     .update(&txn)
     .await?;
+    version::bump_cycle_finished(&txn, now).await?;
     txn.commit().await
 }

@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::samples;
 use crate::{
-    db::ROWS_PER_STATEMENT,
+    db::{ROWS_PER_STATEMENT, version},
     prpc::{NodeStats, PrpcClient},
 };
 
@@ -198,6 +198,9 @@ where
                 .exec(&txn)
                 .await?;
         }
+    }
+    if !polled.is_empty() {
+        version::bump(&txn, now).await?;
     }
     txn.commit().await
 }

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::{Credit, CreditsError, CreditsPolicy, CreditsReport};
-use crate::db::{ROWS_PER_STATEMENT, newest::credit_snapshots};
+use crate::db::{ROWS_PER_STATEMENT, newest::credit_snapshots, version};
 
 /// A pod's newest snapshot.
 type Newest = snapshot::Model;
@@ -76,6 +76,9 @@ where
     let changed = changed_nodes(&txn, &credits).await?;
     for chunk in changed.chunks(ROWS_PER_STATEMENT) {
         report.nodes_updated += set_latest(&txn, chunk, now).await?;
+    }
+    if report.snapshots > 0 || report.nodes_updated > 0 {
+        version::bump(&txn, now).await?;
     }
     txn.commit().await?;
     Ok(report)

@@ -1,6 +1,7 @@
 //! The database: one pool for the process, SQLite or PostgreSQL by URL.
 
 pub mod newest;
+pub mod version;
 
 use std::{
     future::Future,

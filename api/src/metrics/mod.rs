@@ -17,7 +17,6 @@ use prometheus_client::{
 
 use self::http::HttpMetrics;
 use crate::{
-    collector::metrics::CollectorMetrics,
     db::Database,
     memory::{MemoryProbe, MemorySample},
 };
@@ -48,8 +47,20 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric; the collector's when this process collects.
-    pub fn new(collector: Option<&CollectorMetrics>) -> Self {
+    /// Registers the process's, HTTP and view metrics; other modules add theirs with
+    /// [`Metrics::register_prefixed`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets a module register its own metrics (kept beside it), named `{prefix}_…`.
+    pub fn register_prefixed(&mut self, prefix: &str, register: impl FnOnce(&mut Registry)) {
+        register(self.registry.sub_registry_with_prefix(prefix));
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
         let mut metrics = Self {
             registry: Registry::default(),
             http: HttpMetrics::default(),
@@ -64,12 +75,11 @@ impl Metrics {
             pool_max: Gauge::default(),
         };
         metrics.register();
-        if let Some(collector) = collector {
-            collector.register(metrics.registry.sub_registry_with_prefix("pnode_collector"));
-        }
         metrics
     }
+}
 
+impl Metrics {
     fn register(&mut self) {
         let r = &mut self.registry;
         r.register_with_unit(

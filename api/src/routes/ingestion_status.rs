@@ -1,16 +1,21 @@
 //! `GET /api/ingestion-status`: the newest collection run's figures, for all seeds or one.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web, web::Bytes};
 use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
     collector::status::{IngestionStatus, status},
-    error::{ErrorBody, Result},
-    params::InvalidParameter,
+    db::version,
+    error::{ApiError, ErrorBody, Result},
+    http::{self, Validators},
+    params::{self, InvalidParameter},
     state::AppState,
 };
+
+/// The longest `seedBaseUrl` accepted, in bytes.
+const MAX_SEED_BYTES: usize = 512;
 
 /// Which figures.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -33,28 +38,58 @@ pub struct StatusQuery {
     operation_id = "getIngestionStatus",
     params(StatusQuery),
     responses(
-        (status = 200, description = "The newest run's figures", body = IngestionStatus),
+        (status = 200, description = "The newest run's figures", body = IngestionStatus,
+            headers(("ETag" = String, description = "Strong validator of this answer"))),
+        (status = 304, description = "`If-None-Match` names the current answer"),
         (status = 400, description = "`seedBaseUrl` is neither `global` nor an http(s) URL", body = ErrorBody),
     )
 )]
 #[get("/api/ingestion-status")]
 pub async fn ingestion_status(
+    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse> {
     let seed = match query.seed_base_url.as_deref().map(str::trim) {
         None | Some("" | "global") => None,
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            Some(url.trim_end_matches('/'))
+            Some(params::bounded(
+                "seedBaseUrl",
+                url.trim_end_matches('/').to_owned(),
+                MAX_SEED_BYTES,
+            )?)
         }
         Some(other) => {
+            let shown: String = other.chars().take(64).collect();
             return Err(InvalidParameter::new(
                 "seedBaseUrl",
-                format!("must be `global` or a seed's http(s) base URL, not {other:?}"),
+                format!("must be `global` or a seed's http(s) base URL, not {shown:?}"),
             )
             .into());
         }
     };
+    let encoding = http::negotiate(&req);
+    let db = state.db.conn();
+    let version = version::current(db).await?;
+    let what = format!("/api/ingestion-status?seedBaseUrl={seed:?}");
+    let validators = Validators::new(&version, &what, encoding);
+    if validators.client_has_it(&req) {
+        state.cache.metrics().not_modified();
+        return Ok(validators.not_modified());
+    }
     let stale_before = Utc::now() - state.cycle_stale_after;
-    Ok(HttpResponse::Ok().json(status(state.db.conn(), seed, stale_before).await?))
+    let answer = async {
+        let figures = status(db, seed.as_deref(), stale_before).await?;
+        Ok(Bytes::from(serde_json::to_vec(&figures)?))
+    };
+    if !state.cache.is_enabled() {
+        return Ok(validators
+            .ok_to_compress()
+            .body(answer.await.map_err(ApiError::from)?));
+    }
+    let body = state
+        .cache
+        .body(version.version, what, encoding, answer)
+        .await?;
+    Ok(validators.ok().body(body))
 }

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Process memory, HTTP requests by route and status with latency, the database pool, statements
-/// per view request and the collector's cycles, in the OpenMetrics text format.
+/// per view request, the view cache and the collector's cycles, in the OpenMetrics text format.
 #[utoipa::path(
     tag = "system",
     operation_id = "getMetrics",
@@ -25,6 +25,7 @@ pub async fn metrics(
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse> {
     let sample = state.memory.sample();
+    state.cache.refresh_size().await;
     let text = metrics
         .render(&sample, &state.memory, &state.db)
         .map_err(|err| ApiError::Internal(anyhow::anyhow!("cannot write the metrics: {err}")))?;

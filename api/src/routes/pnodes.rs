@@ -1,10 +1,16 @@
-//! `GET /api/pnodes` and `GET /api/pnodes/{pubkey}`: the global view.
+//! `GET /api/pnodes` and `GET /api/pnodes/{pubkey}`: the global view. Both read the data version
+//! first: a client that already has the current answer gets a `304` for that one statement;
+//! otherwise the answer comes from the view cache, or from the database when the cache is off.
 
-use actix_web::{HttpResponse, get, http::header::ContentType, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::Utc;
+use futures_util::stream;
 
 use crate::{
+    cache::Answer,
+    db::version,
     error::{ApiError, ErrorBody, Result},
+    http::{self, Validators},
     metrics::Metrics,
     state::AppState,
     view::{
@@ -15,28 +21,62 @@ use crate::{
     },
 };
 
+/// The longest pubkey looked up: base58 of 32 bytes is at most 44 characters.
+const MAX_PUBKEY_LEN: usize = 64;
+
 /// Every node as the network sees it now, with the seeds that have reported it. Without `limit`
-/// the whole selection is streamed; with it, one page and `pagination`.
+/// the whole selection; with it, one page and `pagination`.
 #[utoipa::path(
     tag = "pnodes",
     operation_id = "listPnodes",
     params(RawPnodeQuery),
     responses(
         (status = 200, description = "The selected nodes, in order: the whole network \
-            (`globalPnodes`) without `limit`, one page (`pnodes`, `pagination`) with it", body = PnodesBody),
+            (`globalPnodes`) without `limit`, one page (`pnodes`, `pagination`) with it", body = PnodesBody,
+            headers(
+                ("ETag" = String, description = "Strong validator of this answer: the data version, the question and the encoding"),
+                ("Last-Modified" = String, description = "When the newest collection cycle finished"),
+                ("Cache-Control" = String, description = "`no-cache`: revalidate every time (the 304 is cheap)"),
+            )),
+        (status = 304, description = "`If-None-Match` names the current answer: nothing has been written since"),
         (status = 400, description = "A parameter has a bad value; the message names it", body = ErrorBody),
     )
 )]
 #[get("/api/pnodes")]
 pub async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
     raw: web::Query<RawPnodeQuery>,
 ) -> Result<HttpResponse> {
     let query = PnodeQuery::try_from(raw.into_inner())?;
+    let encoding = http::negotiate(&req);
     let db = state.db.conn();
-    let now = Utc::now();
+    let version = version::current(db).await?;
+    let what = format!("/api/pnodes?{}", query.canonical());
+    let validators = Validators::new(&version, &what, encoding);
+    if validators.client_has_it(&req) {
+        state.cache.metrics().not_modified();
+        return Ok(validators.not_modified());
+    }
     let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
+    let cached = cost.statements().count(state.cache.pnodes(
+        db,
+        &state.seeds,
+        version.version,
+        &query,
+        encoding,
+    ));
+    if let Some(answer) = cached.await {
+        return Ok(match answer? {
+            Answer::Pieces(pieces) => validators
+                .ok()
+                .streaming(stream::iter(pieces.into_iter().map(Ok::<_, ApiError>))),
+            Answer::Body(body) => validators.ok().body(body),
+        });
+    }
+    // The cache is off: straight from the database, compressed on the way out.
+    let now = Utc::now();
     let seeds = cost
         .statements()
         .count(view::seeds(db, &state.seeds))
@@ -45,12 +85,10 @@ pub async fn list(
         let selection = cost.statements().count(view::select(db, &query)).await?;
         cost.selected(selection.total);
         let body = view::stream::body(db.clone(), &seeds, selection.ids, now, cost);
-        return Ok(HttpResponse::Ok()
-            .content_type(ContentType::json())
-            .streaming(body));
+        return Ok(validators.ok_to_compress().streaming(body));
     };
     let page = view::page(db, &query, limit, now, &mut cost).await?;
-    Ok(HttpResponse::Ok().json(PageView {
+    Ok(validators.ok_to_compress().json(PageView {
         seeds,
         pnodes: page.nodes,
         pagination: page.pagination,
@@ -61,29 +99,56 @@ pub async fn list(
 #[utoipa::path(
     tag = "pnodes",
     operation_id = "getPnode",
-    params(("pubkey" = String, Path, description = "The node's pubkey (base58)")),
+    params(("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64)),
     responses(
-        (status = 200, description = "The node", body = GlobalPnode),
+        (status = 200, description = "The node", body = GlobalPnode,
+            headers(("ETag" = String, description = "Strong validator of this answer"))),
+        (status = 304, description = "`If-None-Match` names the current answer"),
         (status = 404, description = "No node has this pubkey", body = ErrorBody),
     )
 )]
 #[get("/api/pnodes/{pubkey}")]
 pub async fn one(
+    req: HttpRequest,
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
     pubkey: web::Path<String>,
 ) -> Result<HttpResponse> {
     let pubkey = pubkey.into_inner();
+    let not_found = || {
+        let shown: String = pubkey.chars().take(MAX_PUBKEY_LEN).collect();
+        ApiError::NotFound(format!("no pnode has pubkey {shown:?}"))
+    };
+    if pubkey.len() > MAX_PUBKEY_LEN {
+        return Err(not_found());
+    }
+    let encoding = http::negotiate(&req);
+    let db = state.db.conn();
+    let version = version::current(db).await?;
+    let validators = Validators::new(&version, &format!("/api/pnodes/{pubkey}"), encoding);
+    if validators.client_has_it(&req) {
+        state.cache.metrics().not_modified();
+        return Ok(validators.not_modified());
+    }
     let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
+    let cached = cost.statements().count(state.cache.pnode(
+        db,
+        &state.seeds,
+        version.version,
+        &pubkey,
+        encoding,
+    ));
+    if let Some(node) = cached.await {
+        return node?
+            .map(|body| validators.ok().body(body))
+            .ok_or_else(not_found);
+    }
     let found = cost
         .statements()
-        .count(view::find(state.db.conn(), &pubkey, Utc::now()))
+        .count(view::find(db, &pubkey, Utc::now()))
         .await?;
     cost.loaded(found.as_slice());
-    match found {
-        Some(node) => Ok(HttpResponse::Ok().json(node)),
-        None => Err(ApiError::NotFound(format!(
-            "no pnode has pubkey {pubkey:?}"
-        ))),
-    }
+    found
+        .map(|node| validators.ok_to_compress().json(node))
+        .ok_or_else(not_found)
 }

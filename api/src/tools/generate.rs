@@ -11,7 +11,10 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::{db::ROWS_PER_STATEMENT, tools::rng::Rng};
+use crate::{
+    db::{ROWS_PER_STATEMENT, version},
+    tools::rng::Rng,
+};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
@@ -79,6 +82,7 @@ where
         written.samples += insert(&txn, rows.samples).await?;
         written.sightings += insert(&txn, rows.sightings).await?;
         written.credits += insert(&txn, rows.credits).await?;
+        version::bump(&txn, now).await?;
         txn.commit().await?;
     }
     if db.get_database_backend() == DbBackend::Postgres {

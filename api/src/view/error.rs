@@ -9,4 +9,12 @@ pub enum ViewError {
     Database(#[from] DbErr),
     #[error("encoding the view as JSON: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("the view is too large to hold in memory (over 4 GiB of JSON)")]
+    TooLarge,
+    #[error("compressing an answer: {0}")]
+    Compress(std::io::Error),
+    #[error("the view cache is off")]
+    NotCached,
+    #[error("{0}")]
+    Internal(&'static str),
 }

@@ -9,8 +9,12 @@ use crate::params::{self, InvalidParameter, non_empty};
 
 /// Most nodes one page may hold.
 pub const MAX_LIMIT: u64 = 1000;
-/// Longest accepted `q`.
+/// Longest accepted `q`, in characters.
 const MAX_QUERY_LEN: usize = 200;
+/// Longest accepted `seed` and `version`, in bytes: longer ones match nothing anyway, and every
+/// value here ends up in a cache key.
+const MAX_SEED_BYTES: usize = 512;
+const MAX_VERSION_BYTES: usize = 128;
 
 /// The query string as it arrives: every value still text, so that a bad one is reported with
 /// its parameter's name.
@@ -61,7 +65,7 @@ pub struct PnodeQuery {
 }
 
 /// Which nodes to include.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Filter {
     pub seed: Option<String>,
     pub reachable: Option<bool>,
@@ -72,7 +76,7 @@ pub struct Filter {
 }
 
 /// What to order by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub enum SortKey {
     #[default]
@@ -86,7 +90,7 @@ pub enum SortKey {
 }
 
 /// Which way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum Order {
     #[default]
@@ -106,6 +110,70 @@ const SORT_KEYS: [(&str, SortKey); 7] = [
 
 const ORDERS: [(&str, Order); 2] = [("asc", Order::Asc), ("desc", Order::Desc)];
 
+/// The nodes a query selects and their order, whatever the page: what one ordering of a data
+/// version is computed (and cached) for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Ordering {
+    pub filter: Filter,
+    pub sort: SortKey,
+    pub order: Order,
+}
+
+impl Ordering {
+    /// The query selecting all of this ordering (no page).
+    pub fn into_query(self) -> PnodeQuery {
+        PnodeQuery {
+            filter: self.filter,
+            sort: self.sort,
+            order: self.order,
+            limit: None,
+            offset: 0,
+        }
+    }
+
+    /// Every node, by id: the order the view is built in.
+    pub fn is_by_id(&self) -> bool {
+        self.filter == Filter::default() && self.sort == SortKey::Id
+    }
+}
+
+impl PnodeQuery {
+    /// What this query selects and in which order, without its page.
+    pub fn ordering(&self) -> Ordering {
+        Ordering {
+            filter: self.filter.clone(),
+            sort: self.sort,
+            order: self.order,
+        }
+    }
+
+    /// The query in one canonical text (every parameter, defaults written out): two requests
+    /// that ask for the same thing have the same text, whatever order or spelling they used.
+    pub fn canonical(&self) -> String {
+        let f = &self.filter;
+        format!(
+            "seed={:?}&reachable={:?}&public={:?}&version={:?}&q={:?}&sort={}&order={}&limit={:?}&offset={}",
+            f.seed,
+            f.reachable,
+            f.public,
+            f.version,
+            f.text,
+            name_of(&SORT_KEYS, self.sort),
+            name_of(&ORDERS, self.order),
+            self.limit,
+            self.offset
+        )
+    }
+}
+
+/// The name of `value` among `choices`.
+fn name_of<T: PartialEq>(choices: &[(&'static str, T)], value: T) -> &'static str {
+    choices
+        .iter()
+        .find(|(_, choice)| *choice == value)
+        .map_or("", |(name, _)| name)
+}
+
 impl TryFrom<RawPnodeQuery> for PnodeQuery {
     type Error = InvalidParameter;
 
@@ -124,7 +192,10 @@ impl TryFrom<RawPnodeQuery> for PnodeQuery {
             .transpose()?;
         Ok(Self {
             filter: Filter {
-                seed: non_empty(raw.seed).map(|seed| seed.trim_end_matches('/').to_owned()),
+                seed: non_empty(raw.seed)
+                    .map(|seed| params::bounded("seed", seed, MAX_SEED_BYTES))
+                    .transpose()?
+                    .map(|seed| seed.trim_end_matches('/').to_owned()),
                 reachable: raw
                     .reachable
                     .map(|v| params::boolean("reachable", &v))
@@ -133,7 +204,9 @@ impl TryFrom<RawPnodeQuery> for PnodeQuery {
                     .public
                     .map(|v| params::boolean("public", &v))
                     .transpose()?,
-                version: non_empty(raw.version),
+                version: non_empty(raw.version)
+                    .map(|version| params::bounded("version", version, MAX_VERSION_BYTES))
+                    .transpose()?,
                 text,
             },
             sort: raw
@@ -238,6 +311,31 @@ mod tests {
             );
             assert_eq!(err.parameter, parameter);
         }
+    }
+
+    #[test]
+    fn the_same_question_has_the_same_canonical_text() {
+        let a = parse(&[("limit", "10"), ("sort", "uptime"), ("_", "1")]).expect("valid");
+        let b = parse(&[
+            ("sort", "uptime"),
+            ("order", "asc"),
+            ("limit", "10"),
+            ("offset", "0"),
+        ])
+        .expect("valid");
+        assert_eq!(a.canonical(), b.canonical());
+        let c = parse(&[("sort", "uptime"), ("limit", "10"), ("offset", "10")]).expect("valid");
+        assert_ne!(a.canonical(), c.canonical());
+        assert_eq!(a.ordering(), c.ordering());
+    }
+
+    #[test]
+    fn long_seeds_and_versions_are_refused() {
+        let long = "x".repeat(513);
+        let err = parse(&[("seed", &long)]).expect_err("too long");
+        assert_eq!(err.parameter, "seed");
+        let err = parse(&[("version", &long[..129])]).expect_err("too long");
+        assert_eq!(err.parameter, "version");
     }
 
     #[test]

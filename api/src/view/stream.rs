@@ -1,5 +1,6 @@
 //! The whole network as one JSON document, written a chunk of nodes at a time so that memory stays
-//! flat however many nodes there are.
+//! flat however many nodes there are. The next chunk is read while the current one is written, so
+//! the database and the encoding overlap.
 
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
@@ -9,6 +10,9 @@ use sea_orm::DatabaseConnection;
 use super::{CHUNK, ViewError, cost::RequestCost, load};
 use crate::seeds::Seed;
 
+/// Chunks being read at once: the one being written and the next.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
 /// `{"seeds":[...],"globalPnodes":[...]}` for `ids`, in order. A database failure part-way ends
 /// the stream with an error (the client sees a cut, invalid document, never a wrong one). `cost`
 /// counts the chunks' statements and rows, and is recorded when the stream ends or is dropped.
@@ -17,7 +21,7 @@ pub fn body(
     seeds: &[Seed],
     ids: Vec<i64>,
     now: DateTime<Utc>,
-    cost: RequestCost,
+    mut cost: RequestCost,
 ) -> impl Stream<Item = Result<Bytes, ViewError>> + use<> {
     let head = serde_json::to_vec(seeds).map(|seeds| {
         let mut head = b"{\"seeds\":".to_vec();
@@ -26,57 +30,37 @@ pub fn body(
         Bytes::from(head)
     });
     let head = stream::once(async move { head.map_err(ViewError::from) });
-    let cursor = Cursor {
-        db,
-        ids,
-        next: 0,
-        written: 0,
-        now,
-        cost,
-    };
-    let chunks = stream::unfold(Some(cursor), |cursor| async move {
-        let mut cursor = cursor?;
-        if cursor.next >= cursor.ids.len() {
-            return Some((Ok(Bytes::from_static(b"]}")), None));
-        }
-        match cursor.chunk().await {
-            Ok(bytes) => Some((Ok(bytes), Some(cursor))),
-            Err(err) => Some((Err(err), None)),
-        }
-    });
-    head.chain(chunks)
-}
-
-struct Cursor {
-    db: DatabaseConnection,
-    ids: Vec<i64>,
-    next: usize,
-    /// Nodes written so far (a node deleted since the selection is skipped).
-    written: usize,
-    now: DateTime<Utc>,
-    cost: RequestCost,
-}
-
-impl Cursor {
-    /// The next chunk's nodes as JSON array elements, comma-separated from what came before.
-    async fn chunk(&mut self) -> Result<Bytes, ViewError> {
-        let end = (self.next + CHUNK).min(self.ids.len());
-        let ids = &self.ids[self.next..end];
-        let nodes = self
-            .cost
-            .statements()
-            .count(load(&self.db, ids, self.now))
-            .await?;
-        self.cost.loaded(&nodes);
-        let mut out = Vec::with_capacity(nodes.len() * 640);
+    let counter = cost.statements().clone();
+    let chunks: Vec<Vec<i64>> = ids.chunks(CHUNK).map(<[i64]>::to_vec).collect();
+    let loaded = stream::iter(chunks)
+        .map(move |chunk| {
+            let (db, counter) = (db.clone(), counter.clone());
+            async move { counter.count(load(&db, &chunk, now)).await }
+        })
+        .buffered(CHUNKS_IN_FLIGHT);
+    let mut written = 0_usize;
+    let nodes = loaded.map(move |nodes| {
+        let nodes = nodes?;
+        cost.loaded(&nodes);
+        let mut out = Vec::with_capacity(nodes.len() * 900);
         for node in &nodes {
-            if self.written > 0 {
+            if written > 0 {
                 out.push(b',');
             }
             serde_json::to_writer(&mut out, node)?;
-            self.written += 1;
+            written += 1;
         }
-        self.next = end;
         Ok(Bytes::from(out))
-    }
+    });
+    let tail = stream::once(async { Ok(Bytes::from_static(b"]}")) });
+    // A failure ends the stream: nothing after it is sent, the closing bracket included.
+    head.chain(nodes)
+        .chain(tail)
+        .scan(false, |failed, piece: Result<Bytes, ViewError>| {
+            let item = (!*failed).then(|| {
+                *failed = piece.is_err();
+                piece
+            });
+            std::future::ready(item)
+        })
 }
