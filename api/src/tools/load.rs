@@ -2,6 +2,7 @@
 //! each answer a 2xx whose body is read whole. A failed request is counted and the run goes on,
 //! so a long run reports every failure rather than stopping at the first.
 
+use reqwest::header::HeaderMap;
 use std::{
     sync::{
         Arc, Mutex, PoisonError,
@@ -109,6 +110,8 @@ pub struct Run {
     pub failed: usize,
     /// From the first request sent to the last answer read.
     pub elapsed: Duration,
+    /// Body bytes received, as sent on the wire (compressed when the server compressed them).
+    pub bytes: u64,
 }
 
 impl Run {
@@ -128,54 +131,97 @@ pub async fn drive(
     concurrency: usize,
     tally: &Arc<Tally>,
 ) -> anyhow::Result<Run> {
+    drive_with(client, url, &HeaderMap::new(), requests, concurrency, tally).await
+}
+
+/// As [`drive`], with `headers` on every request (a 304 counts as an answer).
+pub async fn drive_with(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    headers: &HeaderMap,
+    requests: usize,
+    concurrency: usize,
+    tally: &Arc<Tally>,
+) -> anyhow::Result<Run> {
     let next = Arc::new(AtomicUsize::new(0));
     let failed_before = tally.failed();
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency.clamp(1, requests.max(1)))
         .map(|_| {
-            let (client, url) = (client.clone(), url.clone());
+            let (client, url, headers) = (client.clone(), url.clone(), headers.clone());
             let (next, tally) = (Arc::clone(&next), Arc::clone(tally));
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
+                let mut bytes = 0;
                 while next.fetch_add(1, Ordering::Relaxed) < requests {
                     let sent = Instant::now();
-                    match get(&client, &url).await {
-                        Ok(()) => {
+                    match get(&client, &url, &headers).await {
+                        Ok(answer) => {
                             latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                            bytes += answer.bytes;
                             tally.succeeded();
                         }
                         Err(message) => tally.fail(message),
                     }
                 }
-                latencies
+                (latencies, bytes)
             })
         })
         .collect();
     let mut latencies = Vec::with_capacity(requests);
+    let mut bytes = 0;
     for worker in workers {
-        latencies.extend(worker.await?);
+        let (worker_latencies, worker_bytes) = worker.await?;
+        latencies.extend(worker_latencies);
+        bytes += worker_bytes;
     }
     Ok(Run {
         latencies: Latencies::from_ms(latencies),
         requests,
         failed: tally.failed() - failed_before,
         elapsed: started.elapsed(),
+        bytes,
     })
 }
 
-/// One GET: a 2xx whose body reads whole, or why not.
-async fn get(client: &reqwest::Client, url: &reqwest::Url) -> Result<(), String> {
+/// What one request got.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    /// Body bytes as received.
+    pub bytes: u64,
+    pub etag: Option<String>,
+}
+
+/// One GET with `headers`: a 2xx or 304 whose body reads whole, or why not.
+pub async fn get(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    headers: &HeaderMap,
+) -> Result<Answer, String> {
     let response = client
         .get(url.clone())
+        .headers(headers.clone())
         .send()
         .await
         .map_err(|err| format!("GET {url}: {}", describe(err)))?;
     let status = response.status();
+    let etag = response
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|tag| tag.to_str().ok())
+        .map(str::to_owned);
     let body = response.bytes().await;
     match body {
         Err(err) => Err(format!("GET {url}: reading the body: {}", describe(err))),
-        Ok(_) if !status.is_success() => Err(format!("GET {url} answered {status}")),
-        Ok(_) => Ok(()),
+        Ok(_) if !status.is_success() && status != reqwest::StatusCode::NOT_MODIFIED => {
+            Err(format!("GET {url} answered {status}"))
+        }
+        Ok(body) => Ok(Answer {
+            status,
+            bytes: body.len() as u64,
+            etag,
+        }),
     }
 }
 
