@@ -54,7 +54,9 @@ pub async fn run(
         .map(|index| {
             let (client, url, polls) = (client.clone(), url.clone(), Arc::clone(&polls));
             // Spread the clients over one poll interval, as independent dashboards are.
-            let offset = args.poll_every.mul_f64(index as f64 / args.clients.max(1) as f64);
+            let offset = args
+                .poll_every
+                .mul_f64(index as f64 / args.clients.max(1) as f64);
             let every = args.poll_every;
             tokio::spawn(async move {
                 tokio::time::sleep(offset).await;
@@ -100,8 +102,17 @@ pub async fn run(
     let statements = view_statements(client, &server.addr).await? - statements_before;
     let polls = polls.lock().await;
     let total = polls.fresh.len() + polls.not_modified.len();
-    let pct = |ms: &[f64], p: f64| load::Latencies::from_ms(ms.to_vec()).percentile(p).unwrap_or(f64::NAN);
-    let all: Vec<f64> = polls.fresh.iter().chain(&polls.not_modified).copied().collect();
+    let pct = |ms: &[f64], p: f64| {
+        load::Latencies::from_ms(ms.to_vec())
+            .percentile(p)
+            .unwrap_or(f64::NAN)
+    };
+    let all: Vec<f64> = polls
+        .fresh
+        .iter()
+        .chain(&polls.not_modified)
+        .copied()
+        .collect();
     println!(
         "-- fleet: {} clients polling every {:?} (gzip, If-None-Match), a write every {:?}, for {} s",
         args.clients, args.poll_every, args.write_every, args.seconds

@@ -125,7 +125,8 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         "scenario", "p50 ms", "p99 ms", "max ms", "req/s", "view stmts", "bytes/req"
     );
     for (cache, scenarios) in [("0", &UNCACHED[..]), ("64", &CACHED[..])] {
-        let server = ServerProcess::start(&settings.database.url, &[("PNODE_VIEW_CACHE_MB", cache)])?;
+        let server =
+            ServerProcess::start(&settings.database.url, &[("PNODE_VIEW_CACHE_MB", cache)])?;
         println!("-- view cache {cache} MB");
         for scenario in scenarios {
             measure(&client, &server, &db, nodes, &args, scenario).await?;
@@ -189,14 +190,27 @@ async fn measure(
                 headers.insert(IF_NONE_MATCH, HeaderValue::from_str(&tag)?);
             }
             load::drive_with(client, &url, &headers, WARM_UP, args.concurrency, &tally).await?;
-            let run =
-                load::drive_with(client, &url, &headers, args.requests, args.concurrency, &tally)
-                    .await?;
-            (run, args.requests + WARM_UP + usize::from(scenario.mode == Mode::Revalidate))
+            let run = load::drive_with(
+                client,
+                &url,
+                &headers,
+                args.requests,
+                args.concurrency,
+                &tally,
+            )
+            .await?;
+            (
+                run,
+                args.requests + WARM_UP + usize::from(scenario.mode == Mode::Revalidate),
+            )
         }
     };
     if let Some(first) = tally.first_errors().first() {
-        anyhow::bail!("{} of {} requests failed, first: {first}", tally.failed(), tally.done());
+        anyhow::bail!(
+            "{} of {} requests failed, first: {first}",
+            tally.failed(),
+            tally.done()
+        );
     }
     let statements = view_statements(client, &server.addr).await? - statements_before;
     let ms = |p| run.latencies.percentile(p).unwrap_or(f64::NAN);
