@@ -126,6 +126,7 @@ impl From<ViewError> for ApiError {
     fn from(err: ViewError) -> Self {
         match err {
             ViewError::Database(err) => Self::Database(err),
+            ViewError::NotFound(what) => Self::NotFound(what),
             other => Self::Internal(other.into()),
         }
     }
@@ -136,6 +137,7 @@ impl From<std::sync::Arc<ViewError>> for ApiError {
     fn from(err: std::sync::Arc<ViewError>) -> Self {
         match err.as_ref() {
             ViewError::Database(db) => Self::Database(db.clone()),
+            ViewError::NotFound(what) => Self::NotFound(what.clone()),
             other => Self::Internal(anyhow::anyhow!("{other}")),
         }
     }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod credits;
 pub mod db;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod memory;
 pub mod metrics;

@@ -27,14 +27,17 @@ use crate::{
     components(schemas(ErrorBody, SortKey, Order)),
     tags(
         (name = "collector", description = "What the collector did last"),
+        (name = "history", description = "A node over time"),
+        (name = "network", description = "The network at a glance, now and cycle by cycle"),
         (name = "pnodes", description = "The global view: every node now, and who has seen it"),
+        (name = "seeds", description = "The seeds, and the network as each saw it"),
         (name = "system", description = "Liveness, readiness and the service itself"),
     )
 )]
 struct ApiDoc;
 
 /// Tags of the operations that read the database, and so answer 503 while it is unavailable.
-const DATABASE_TAGS: [&str; 2] = ["pnodes", "collector"];
+const DATABASE_TAGS: [&str; 5] = ["pnodes", "collector", "history", "network", "seeds"];
 
 /// The responses any operation can give, added to every operation: `4XX` (what the HTTP layer
 /// refuses), `500`, and `503` on those that read the database.

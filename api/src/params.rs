@@ -43,6 +43,18 @@ pub fn bounded(
     Ok(value)
 }
 
+/// `value` if it holds no control character (a NUL byte would match everything on SQLite and
+/// fail on PostgreSQL).
+pub fn text(parameter: &'static str, value: String) -> Result<String, InvalidParameter> {
+    if value.chars().any(char::is_control) {
+        return Err(InvalidParameter::new(
+            parameter,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value)
+}
+
 /// `true` or `false`.
 pub fn boolean(parameter: &'static str, value: &str) -> Result<bool, InvalidParameter> {
     match value {
@@ -89,6 +101,24 @@ pub fn one_of<T: Copy>(
             InvalidParameter::new(
                 parameter,
                 format!("must be one of {}, not {value:?}", names.join(", ")),
+            )
+        })
+}
+
+/// An RFC 3339 time, e.g. `2025-12-06T21:49:13Z` (any offset; kept in UTC).
+pub fn timestamp(
+    parameter: &'static str,
+    value: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, InvalidParameter> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|time| time.to_utc())
+        .map_err(|err| {
+            let shown: String = value.chars().take(64).collect();
+            InvalidParameter::new(
+                parameter,
+                format!(
+                    "must be an RFC 3339 time like 2025-12-06T21:49:13Z, not {shown:?} ({err})"
+                ),
             )
         })
 }

@@ -95,6 +95,8 @@ impl Application {
                 cycle_stale_after: cycle_stale_after(&settings.collector),
                 memory: Arc::clone(&probe),
                 cache,
+                node_history_limit: kept_for(settings.collector.retention.stats),
+                network_history_limit: kept_for(settings.collector.retention.runs),
             },
             metrics,
         )?;
@@ -242,6 +244,11 @@ fn cors(origins: &CorsOrigins) -> Condition<Cors> {
 fn cycle_stale_after(collector: &CollectorSettings) -> chrono::Duration {
     let bound = collector.cycle_deadline + collector.prpc_timeout * 2 + Duration::from_secs(60);
     chrono::Duration::from_std(bound).unwrap_or(chrono::Duration::hours(1))
+}
+
+/// A retention window as a chrono duration (a window too long for chrono: 100 years).
+fn kept_for(window: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(36_500))
 }
 
 /// actix takes the shutdown timeout in whole seconds; round up so that "500ms" still waits.

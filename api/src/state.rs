@@ -16,4 +16,8 @@ pub struct AppState {
     pub memory: Arc<MemoryProbe>,
     /// Answers per data version.
     pub cache: Arc<ViewCache>,
+    /// The longest window a node's history may span (what stats are kept for).
+    pub node_history_limit: chrono::Duration,
+    /// The longest window the network's history may span (what runs are kept for).
+    pub network_history_limit: chrono::Duration,
 }

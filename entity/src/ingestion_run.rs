@@ -16,6 +16,10 @@ pub struct Model {
     pub failed: i64,
     /// Distinct nodes seen by any seed in this cycle.
     pub observed: i64,
+    /// Nodes whose last get-stats call had succeeded when the cycle finished.
+    pub reachable: i64,
+    /// Nodes seen in this cycle whose gossip said public.
+    pub public: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

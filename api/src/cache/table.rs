@@ -10,7 +10,11 @@ use sea_orm::{AccessMode, DatabaseConnection, DbBackend, IsolationLevel, Transac
 use crate::{
     db::version,
     seeds::Seeds,
-    view::{self, CHUNK, ViewError, model::Pagination, query::PnodeQuery},
+    view::{
+        self, CHUNK, ViewError,
+        model::Pagination,
+        query::{PnodeQuery, Scope},
+    },
 };
 
 /// One node's place in the buffer.
@@ -62,7 +66,7 @@ impl NodeTable {
         let mut slots = Vec::with_capacity(ids.len());
         let mut by_pubkey = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
-            for node in view::load(&txn, chunk, now).await? {
+            for node in view::load(&txn, chunk, now, &Scope::Network).await? {
                 if !slots.is_empty() {
                     buffer.push(b',');
                 }

@@ -216,6 +216,8 @@ impl Collector {
         let mut reports = Vec::with_capacity(self.seeds.len());
         let mut reported_by: HashMap<i64, Vec<usize>> = HashMap::new();
         let mut targets: HashMap<i64, (Option<i64>, Target)> = HashMap::new();
+        // Whether each node is public, as the entry seen most recently says.
+        let mut public: HashMap<i64, (Option<i64>, bool)> = HashMap::new();
         let mut skipped = 0;
         for (index, (seed, answer)) in self.seeds.iter().zip(answers).enumerate() {
             let mut report = SeedReport {
@@ -239,6 +241,13 @@ impl Collector {
                     for (pubkey, pod) in &selected.pods {
                         let Some(&id) = ids.get(pubkey) else { continue };
                         reported_by.entry(id).or_default().push(index);
+                        if public
+                            .get(&id)
+                            .is_none_or(|(seen, _)| *seen < pod.last_seen_timestamp)
+                        {
+                            let is_public = pod.is_public == Some(true);
+                            public.insert(id, (pod.last_seen_timestamp, is_public));
+                        }
                         let Some(url) = stats::rpc_url(&pod.address, pod.rpc_port) else {
                             continue;
                         };
@@ -297,7 +306,8 @@ impl Collector {
                 tally(counts, answered.get(id).copied());
             }
         }
-        runs::finish(conn, run_id, &totals, &reports, self.clock.now()).await?;
+        let public = public.values().filter(|(_, public)| *public).count() as i64;
+        runs::finish(conn, run_id, &totals, public, &reports, self.clock.now()).await?;
         // Only the collecting replica prunes, after its writes, in small batches.
         let pruned = retention::prune(
             conn,

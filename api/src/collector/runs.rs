@@ -1,10 +1,10 @@
 //! `ingestion_runs` and `ingestion_run_seed_stats`: what each cycle did, overall and per seed.
 
 use chrono::{DateTime, Utc};
-use entity::{ingestion_run as run, ingestion_run_seed_stats as seed_stats};
+use entity::{ingestion_run as run, ingestion_run_seed_stats as seed_stats, pnode};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TransactionSession,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, TransactionSession, TransactionTrait,
 };
 
 use crate::db::version;
@@ -55,11 +55,13 @@ where
     Ok(row.id)
 }
 
-/// Closes the run with its totals and per-seed figures, in one transaction.
+/// Closes the run with its totals, the network's figures (`public` nodes seen; nodes reachable
+/// now, counted here) and per-seed figures, in one transaction.
 pub async fn finish<C>(
     db: &C,
     run_id: i64,
     totals: &Counts,
+    public: i64,
     seeds: &[SeedReport],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr>
@@ -67,6 +69,10 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = db.begin().await?;
+    let reachable = pnode::Entity::find()
+        .filter(pnode::Column::Reachable.eq(true))
+        .count(&txn)
+        .await?;
     if !seeds.is_empty() {
         let rows = seeds.iter().map(|seed| seed_stats::ActiveModel {
             ingestion_run_id: Set(run_id),
@@ -91,6 +97,8 @@ where
         backoff: Set(totals.backoff),
         failed: Set(totals.failed),
         observed: Set(totals.observed),
+        reachable: Set(i64::try_from(reachable).unwrap_or(i64::MAX)),
+        public: Set(public),
         ..Default::default()
     }
     .update(&txn)

@@ -12,7 +12,15 @@ use actix_web::{
     },
 };
 
-use crate::{compression::Encoding, db::version::DataVersion};
+use actix_web::web::Bytes;
+
+use crate::{
+    compression::Encoding,
+    db::version::{self, DataVersion},
+    error::ApiError,
+    state::AppState,
+    view::ViewError,
+};
 
 /// What the service can encode itself, as actix names them.
 const SUPPORTED: [HeaderEncoding; 4] = [
@@ -107,6 +115,43 @@ impl Validators {
         }
         response
     }
+}
+
+/// Answers the JSON `compute` makes for the question `what`. When the answer depends on the data
+/// alone (`cacheable`), it is validated by the data version (a `304` for a client that has it)
+/// and kept in the view cache; otherwise it is computed every time.
+pub async fn json_answer<F>(
+    req: &HttpRequest,
+    state: &AppState,
+    what: String,
+    cacheable: bool,
+    compute: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: Future<Output = Result<Bytes, ViewError>>,
+{
+    if !cacheable {
+        let body = compute.await?;
+        return Ok(HttpResponse::Ok()
+            .content_type(header::ContentType::json())
+            .insert_header(CacheControl(vec![CacheDirective::NoCache]))
+            .body(body));
+    }
+    let encoding = negotiate(req);
+    let version = version::current(state.db.conn()).await?;
+    let validators = Validators::new(&version, &what, encoding);
+    if validators.client_has_it(req) {
+        state.cache.metrics().not_modified();
+        return Ok(validators.not_modified());
+    }
+    if !state.cache.is_enabled() {
+        return Ok(validators.ok_to_compress().body(compute.await?));
+    }
+    let body = state
+        .cache
+        .body(version.version, what, encoding, compute)
+        .await?;
+    Ok(validators.ok().body(body))
 }
 
 /// FNV-1a, 64 bits: a stable hash of the question for the ETag (the same on every replica and

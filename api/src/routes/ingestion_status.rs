@@ -7,9 +7,8 @@ use utoipa::IntoParams;
 
 use crate::{
     collector::status::{IngestionStatus, status},
-    db::version,
-    error::{ApiError, ErrorBody, Result},
-    http::{self, Validators},
+    error::{ErrorBody, Result},
+    http,
     params::{self, InvalidParameter},
     state::AppState,
 };
@@ -68,28 +67,11 @@ pub async fn ingestion_status(
             .into());
         }
     };
-    let encoding = http::negotiate(&req);
-    let db = state.db.conn();
-    let version = version::current(db).await?;
     let what = format!("/api/ingestion-status?seedBaseUrl={seed:?}");
-    let validators = Validators::new(&version, &what, encoding);
-    if validators.client_has_it(&req) {
-        state.cache.metrics().not_modified();
-        return Ok(validators.not_modified());
-    }
     let stale_before = Utc::now() - state.cycle_stale_after;
     let answer = async {
-        let figures = status(db, seed.as_deref(), stale_before).await?;
+        let figures = status(state.db.conn(), seed.as_deref(), stale_before).await?;
         Ok(Bytes::from(serde_json::to_vec(&figures)?))
     };
-    if !state.cache.is_enabled() {
-        return Ok(validators
-            .ok_to_compress()
-            .body(answer.await.map_err(ApiError::from)?));
-    }
-    let body = state
-        .cache
-        .body(version.version, what, encoding, answer)
-        .await?;
-    Ok(validators.ok().body(body))
+    http::json_answer(&req, &state, what, true, answer).await
 }

@@ -3,11 +3,14 @@
 
 pub mod fallback;
 pub mod health;
+pub mod history;
 pub mod ingestion_status;
 pub mod memory;
 pub mod metrics;
+pub mod network;
 pub mod pnodes;
 pub mod ready;
+pub mod seeds;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -17,6 +20,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(ready::ready)
         .service(pnodes::list)
         .service(pnodes::one)
+        .service(history::node_history)
+        .service(network::summary)
+        .service(network::cycles)
+        .service(seeds::list)
+        .service(seeds::pnodes)
         .service(ingestion_status::ingestion_status)
         .service(memory::memory)
         .service(metrics::metrics);

@@ -12,6 +12,7 @@ use crate::{
     error::{ApiError, ErrorBody, Result},
     http::{self, Validators},
     metrics::Metrics,
+    params,
     state::AppState,
     view::{
         self,
@@ -23,6 +24,19 @@ use crate::{
 
 /// The longest pubkey looked up: base58 of 32 bytes is at most 44 characters.
 const MAX_PUBKEY_LEN: usize = 64;
+
+/// A pubkey from a path, if it can be one: longer than any pubkey is "no such node" (404, echoing
+/// only its start); a control character is a bad parameter (400).
+pub(crate) fn checked_pubkey(pubkey: String) -> Result<String, ApiError> {
+    if pubkey.len() > MAX_PUBKEY_LEN {
+        let shown: String = pubkey.chars().take(MAX_PUBKEY_LEN).collect();
+        return Err(ApiError::NotFound(format!(
+            "no pnode has pubkey {shown:?}… ({} bytes)",
+            pubkey.len()
+        )));
+    }
+    Ok(params::text("pubkey", pubkey)?)
+}
 
 /// Every node as the network sees it now, with the seeds that have reported it. Without `limit`
 /// the whole selection; with it, one page and `pagination`.
@@ -84,7 +98,7 @@ pub async fn list(
     let Some(limit) = query.limit else {
         let selection = cost.statements().count(view::select(db, &query)).await?;
         cost.selected(selection.total);
-        let body = view::stream::body(db.clone(), &seeds, selection.ids, now, cost);
+        let body = view::stream::body(db.clone(), &seeds, selection.ids, now, query.scope, cost);
         return Ok(validators.ok_to_compress().streaming(body));
     };
     let page = view::page(db, &query, limit, now, &mut cost).await?;
@@ -114,14 +128,8 @@ pub async fn one(
     metrics: web::Data<Metrics>,
     pubkey: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let pubkey = pubkey.into_inner();
-    let not_found = || {
-        let shown: String = pubkey.chars().take(MAX_PUBKEY_LEN).collect();
-        ApiError::NotFound(format!("no pnode has pubkey {shown:?}"))
-    };
-    if pubkey.len() > MAX_PUBKEY_LEN {
-        return Err(not_found());
-    }
+    let pubkey = checked_pubkey(pubkey.into_inner())?;
+    let not_found = || ApiError::NotFound(format!("no pnode has pubkey {pubkey:?}"));
     let encoding = http::negotiate(&req);
     let db = state.db.conn();
     let version = version::current(db).await?;

@@ -15,6 +15,9 @@ pub enum ViewError {
     Compress(std::io::Error),
     #[error("the view cache is off")]
     NotCached,
+    /// What was asked for does not exist (a 404 at the HTTP edge).
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Internal(&'static str),
 }

@@ -26,7 +26,7 @@ use sea_orm::{
 pub use self::error::ViewError;
 use self::{
     model::{Details, GlobalPnode, Pagination},
-    query::{Order, PnodeQuery, SortKey},
+    query::{Order, PnodeQuery, Scope, SortKey},
 };
 use crate::seeds::{Seed, Seeds};
 
@@ -106,7 +106,7 @@ pub async fn page(
     cost.selected(selection.total);
     let nodes = cost
         .statements()
-        .count(load(db, &selection.ids, now))
+        .count(load(db, &selection.ids, now, &query.scope))
         .await?;
     cost.loaded(&nodes);
     let pagination = Pagination {
@@ -118,18 +118,19 @@ pub async fn page(
     Ok(Page { nodes, pagination })
 }
 
-/// Builds the nodes `ids`, in that order (two statements). A node deleted since it was selected
-/// is left out.
+/// Builds the nodes `ids`, in that order, as `scope` sees them (two statements). A node deleted
+/// since it was selected (or out of the scope) is left out.
 pub async fn load(
     db: &impl ConnectionTrait,
     ids: &[i64],
     now: DateTime<Utc>,
+    scope: &Scope,
 ) -> Result<Vec<GlobalPnode>, DbErr> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let rows = db
-        .query_all_raw(sql::details(db.get_database_backend(), ids, now))
+        .query_all_raw(sql::details(db.get_database_backend(), ids, now, scope))
         .await?;
     let sightings: Vec<(i64, String)> = sighting::Entity::find()
         .select_only()
@@ -191,5 +192,8 @@ pub async fn find(
     let Some(id) = id else {
         return Ok(None);
     };
-    Ok(load(db, &[id], now).await?.into_iter().next())
+    Ok(load(db, &[id], now, &Scope::Network)
+        .await?
+        .into_iter()
+        .next())
 }

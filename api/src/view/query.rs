@@ -2,6 +2,7 @@
 //! parameters are ignored (dashboards add cache-busters); a known one with a bad value is a 400
 //! that names it and what it accepts.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -53,9 +54,23 @@ pub struct RawPnodeQuery {
     pub offset: Option<String>,
 }
 
-/// A validated request for the global view.
+/// Whose view of the network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Every node, with its newest observation from any seed.
+    #[default]
+    Network,
+    /// The nodes one seed reported in its newest answer, as it reported them.
+    Seed {
+        base_url: String,
+        answered_at: DateTime<Utc>,
+    },
+}
+
+/// A validated request for the global view (or, in a seed's scope, a seed's).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PnodeQuery {
+    pub scope: Scope,
     pub filter: Filter,
     pub sort: SortKey,
     pub order: Order,
@@ -114,6 +129,7 @@ const ORDERS: [(&str, Order); 2] = [("asc", Order::Asc), ("desc", Order::Desc)];
 /// version is computed (and cached) for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Ordering {
+    pub scope: Scope,
     pub filter: Filter,
     pub sort: SortKey,
     pub order: Order,
@@ -123,6 +139,7 @@ impl Ordering {
     /// The query selecting all of this ordering (no page).
     pub fn into_query(self) -> PnodeQuery {
         PnodeQuery {
+            scope: self.scope,
             filter: self.filter,
             sort: self.sort,
             order: self.order,
@@ -133,7 +150,7 @@ impl Ordering {
 
     /// Every node, by id: the order the view is built in.
     pub fn is_by_id(&self) -> bool {
-        self.filter == Filter::default() && self.sort == SortKey::Id
+        self.scope == Scope::Network && self.filter == Filter::default() && self.sort == SortKey::Id
     }
 }
 
@@ -141,6 +158,7 @@ impl PnodeQuery {
     /// What this query selects and in which order, without its page.
     pub fn ordering(&self) -> Ordering {
         Ordering {
+            scope: self.scope.clone(),
             filter: self.filter.clone(),
             sort: self.sort,
             order: self.order,
@@ -151,8 +169,15 @@ impl PnodeQuery {
     /// that ask for the same thing have the same text, whatever order or spelling they used.
     pub fn canonical(&self) -> String {
         let f = &self.filter;
+        let scope = match &self.scope {
+            Scope::Network => String::new(),
+            Scope::Seed {
+                base_url,
+                answered_at,
+            } => format!("answer={base_url:?}@{}&", answered_at.timestamp_micros()),
+        };
         format!(
-            "seed={:?}&reachable={:?}&public={:?}&version={:?}&q={:?}&sort={}&order={}&limit={:?}&offset={}",
+            "{scope}seed={:?}&reachable={:?}&public={:?}&version={:?}&q={:?}&sort={}&order={}&limit={:?}&offset={}",
             f.seed,
             f.reachable,
             f.public,
@@ -179,6 +204,8 @@ impl TryFrom<RawPnodeQuery> for PnodeQuery {
 
     fn try_from(raw: RawPnodeQuery) -> Result<Self, InvalidParameter> {
         let text = non_empty(raw.q)
+            .map(|q| params::text("q", q))
+            .transpose()?
             .map(|q| {
                 if q.chars().count() > MAX_QUERY_LEN {
                     Err(InvalidParameter::new(
@@ -191,8 +218,11 @@ impl TryFrom<RawPnodeQuery> for PnodeQuery {
             })
             .transpose()?;
         Ok(Self {
+            scope: Scope::Network,
             filter: Filter {
                 seed: non_empty(raw.seed)
+                    .map(|seed| params::text("seed", seed))
+                    .transpose()?
                     .map(|seed| params::bounded("seed", seed, MAX_SEED_BYTES))
                     .transpose()?
                     .map(|seed| seed.trim_end_matches('/').to_owned()),
@@ -205,6 +235,8 @@ impl TryFrom<RawPnodeQuery> for PnodeQuery {
                     .map(|v| params::boolean("public", &v))
                     .transpose()?,
                 version: non_empty(raw.version)
+                    .map(|version| params::text("version", version))
+                    .transpose()?
                     .map(|version| params::bounded("version", version, MAX_VERSION_BYTES))
                     .transpose()?,
                 text,
@@ -270,6 +302,7 @@ mod tests {
         assert_eq!(
             query,
             PnodeQuery {
+                scope: Scope::Network,
                 filter: Filter {
                     seed: Some("http://127.0.0.1:6000".into()),
                     reachable: Some(true),
@@ -327,6 +360,15 @@ mod tests {
         let c = parse(&[("sort", "uptime"), ("limit", "10"), ("offset", "10")]).expect("valid");
         assert_ne!(a.canonical(), c.canonical());
         assert_eq!(a.ordering(), c.ordering());
+    }
+
+    #[test]
+    fn control_characters_in_text_are_refused_naming_the_parameter() {
+        for parameter in ["seed", "version", "q"] {
+            let err = parse(&[(parameter, "a%00b")]).expect_err(parameter);
+            assert_eq!(err.parameter, parameter);
+            assert!(err.to_string().contains("control characters"), "{err}");
+        }
     }
 
     #[test]

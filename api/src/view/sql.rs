@@ -17,7 +17,7 @@ use sea_orm::{
 
 use super::{
     model::{NodeColumns, ObservationColumns, SampleColumns},
-    query::{Filter, Order, PnodeQuery, SortKey},
+    query::{Filter, Order, PnodeQuery, Scope, SortKey},
 };
 use crate::db::newest::{Pick, PickedJoin, credit_snapshots, observations, samples};
 
@@ -40,19 +40,37 @@ fn shown_sample() -> Pick {
 }
 
 /// `pnodes p` with each node's newest observation `o` and shown sample `s` joined; all their
-/// columns can be read.
-fn with_latest(backend: DbBackend, select: &mut SelectStatement) {
+/// columns can be read. In a seed's scope, `o` is the node's observation in that seed's newest
+/// answer, and nodes without one are left out.
+pub(crate) fn with_latest(backend: DbBackend, select: &mut SelectStatement, scope: &Scope) {
     let node_id = || Expr::col((NODE, pnode::Column::Id));
-    observations().join_picked(
-        backend,
-        select,
-        node_id(),
-        &PickedJoin {
-            kind: JoinType::LeftJoin,
-            alias: OBSERVATION,
-            pick: Pick::newest(),
-        },
-    );
+    match scope {
+        Scope::Network => observations().join_picked(
+            backend,
+            select,
+            node_id(),
+            &PickedJoin {
+                kind: JoinType::LeftJoin,
+                alias: OBSERVATION,
+                pick: Pick::newest(),
+            },
+        ),
+        Scope::Seed {
+            base_url,
+            answered_at,
+        } => {
+            let of = |column| Expr::col((OBSERVATION, column));
+            select.join_as(
+                JoinType::InnerJoin,
+                observation::Entity,
+                OBSERVATION,
+                Condition::all()
+                    .add(of(observation::Column::PnodeId).equals((NODE, pnode::Column::Id)))
+                    .add(of(observation::Column::SeedBaseUrl).eq(base_url.as_str()))
+                    .add(of(observation::Column::ObservedAt).eq(*answered_at)),
+            );
+        }
+    }
     samples().join_picked(
         backend,
         select,
@@ -74,7 +92,7 @@ pub fn ordered_ids(backend: DbBackend, query: &PnodeQuery) -> Statement {
         .column((NODE, pnode::Column::Id))
         .from_as(pnode::Entity, NODE);
     if needs_latest(query) {
-        with_latest(backend, &mut select);
+        with_latest(backend, &mut select, &query.scope);
     }
     if query.sort == SortKey::Version {
         select.column((OBSERVATION, observation::Column::Version));
@@ -84,10 +102,11 @@ pub fn ordered_ids(backend: DbBackend, query: &PnodeQuery) -> Statement {
     backend.build(&select)
 }
 
-/// Whether the filter or the order reads the newest observation or the shown sample.
+/// Whether the scope, the filter or the order reads the newest observation or the shown sample.
 fn needs_latest(query: &PnodeQuery) -> bool {
     let f = &query.filter;
-    f.public.is_some()
+    query.scope != Scope::Network
+        || f.public.is_some()
         || f.version.is_some()
         || f.text.is_some()
         || matches!(
@@ -196,7 +215,7 @@ fn last_seen_seconds(backend: DbBackend) -> SimpleExpr {
 /// newest observation (`o_`) and of its shown sample (`s_`) that the partial models of
 /// `model.rs` read, and its credits now and 24 hours before `now` (`credits_now`,
 /// `credits_day_ago`).
-pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>) -> Statement {
+pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>, scope: &Scope) -> Statement {
     let mut select = Query::select();
     select.from_as(pnode::Entity, NODE);
     let mut projection = Projection(select);
@@ -223,7 +242,7 @@ pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>) -> Statement
                 .to_owned(),
             CREDITS_DAY_AGO,
         );
-    with_latest(backend, &mut select);
+    with_latest(backend, &mut select, scope);
     select.and_where(Expr::col((NODE, pnode::Column::Id)).is_in(ids.iter().copied()));
     backend.build(&select)
 }
@@ -267,6 +286,7 @@ mod tests {
 
     fn every_filter() -> PnodeQuery {
         PnodeQuery {
+            scope: Scope::Network,
             filter: Filter {
                 seed: Some("http://127.0.0.1:6000".into()),
                 reachable: Some(true),
@@ -307,7 +327,18 @@ mod tests {
             );
             insta::assert_snapshot!(
                 format!("{name}_details"),
-                shown(&details(backend, &[1, 2], now))
+                shown(&details(backend, &[1, 2], now, &Scope::Network))
+            );
+            let seed = PnodeQuery {
+                scope: Scope::Seed {
+                    base_url: "http://127.0.0.1:6000".into(),
+                    answered_at: now,
+                },
+                ..PnodeQuery::default()
+            };
+            insta::assert_snapshot!(
+                format!("{name}_ids_of_a_seeds_answer"),
+                shown(&ordered_ids(backend, &seed))
             );
         }
     }

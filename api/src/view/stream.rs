@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 use sea_orm::DatabaseConnection;
 
-use super::{CHUNK, ViewError, cost::RequestCost, load};
+use super::{CHUNK, ViewError, cost::RequestCost, load, query::Scope};
 use crate::seeds::Seed;
 
 /// Chunks being read at once: the one being written and the next.
@@ -21,6 +21,7 @@ pub fn body(
     seeds: &[Seed],
     ids: Vec<i64>,
     now: DateTime<Utc>,
+    scope: Scope,
     mut cost: RequestCost,
 ) -> impl Stream<Item = Result<Bytes, ViewError>> + use<> {
     let head = serde_json::to_vec(seeds).map(|seeds| {
@@ -34,8 +35,8 @@ pub fn body(
     let chunks: Vec<Vec<i64>> = ids.chunks(CHUNK).map(<[i64]>::to_vec).collect();
     let loaded = stream::iter(chunks)
         .map(move |chunk| {
-            let (db, counter) = (db.clone(), counter.clone());
-            async move { counter.count(load(&db, &chunk, now)).await }
+            let (db, counter, scope) = (db.clone(), counter.clone(), scope.clone());
+            async move { counter.count(load(&db, &chunk, now, &scope)).await }
         })
         .buffered(CHUNKS_IN_FLIGHT);
     let mut written = 0_usize;

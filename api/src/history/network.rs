@@ -1,0 +1,336 @@
+//! The network now (one statement over every node's newest rows, so its cost is flat in the
+//! depth of history; aggregated here) and cycle by cycle (downsampled in the database).
+
+use std::{cmp::Ordering, collections::BTreeMap};
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{
+    ingestion_run as run, pnode, pnode_gossip_observation as observation,
+    pnode_stats_sample as sample,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
+    sea_query::Query,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    model::{CycleBucket, NetworkHistory, WindowBody},
+    sql,
+    window::Window,
+};
+use crate::{
+    timestamp,
+    view::{
+        self,
+        query::Scope,
+        sql::{NODE, OBSERVATION, SAMPLE},
+    },
+};
+
+/// How many credits leaders `/api/network` lists.
+const TOP: usize = 10;
+
+/// `GET /api/network`: the network now.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkSummary {
+    /// Nodes known (within retention).
+    pub nodes: u64,
+    /// Nodes whose last get-stats call succeeded.
+    pub reachable: u64,
+    /// Nodes whose newest gossip observation says public.
+    pub public: u64,
+    /// Nodes the newest finished cycle observed.
+    pub seen_in_last_cycle: u64,
+    /// Nodes by the version of their newest observation, in numeric version order (unknown last).
+    pub versions: Vec<VersionCount>,
+    /// Storage over every node's newest observation.
+    pub storage: Storage,
+    /// Uptime of the nodes' shown stats samples; null without any.
+    #[schema(required = true)]
+    pub uptime_seconds: Option<Spread>,
+    pub credits: Credits,
+    /// Nodes first seen in the 24 hours before `at`.
+    pub first_seen_last_24h: u64,
+    /// Known nodes that no seed has reported in the 24 hours before `at`.
+    pub gone_last_24h: u64,
+    /// The newest finished collection cycle; null before the first.
+    #[schema(required = true)]
+    pub last_cycle: Option<LastCycle>,
+    /// When these figures were computed (the 24-hour windows end here).
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+}
+
+/// How many nodes run one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionCount {
+    /// Null: no version reported.
+    #[schema(required = true)]
+    pub version: Option<String>,
+    pub nodes: u64,
+}
+
+/// Bytes committed and used, summed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Storage {
+    pub committed_bytes: i64,
+    pub used_bytes: i64,
+}
+
+/// The middle and the 90th percentile (nearest rank) of some values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Spread {
+    pub median: i64,
+    pub p90: i64,
+}
+
+/// Credits over the nodes that have them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Credits {
+    pub total: i64,
+    /// Null when no node has credits.
+    #[schema(required = true)]
+    pub median: Option<i64>,
+    #[schema(required = true)]
+    pub p90: Option<i64>,
+    /// The 10 nodes with the most credits, most first (ties by pubkey).
+    pub top: Vec<CreditsLeader>,
+}
+
+/// A node among the credits leaders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditsLeader {
+    pub pubkey: String,
+    pub credits: i64,
+}
+
+/// The newest finished collection cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastCycle {
+    pub id: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub observed: i64,
+    pub reachable: i64,
+    pub public: i64,
+    pub stats_attempted: i64,
+    pub stats_succeeded: i64,
+}
+
+/// One node's figures that the summary reads.
+#[derive(Debug)]
+struct NodeRow {
+    pubkey: String,
+    reachable: bool,
+    credits: Option<i64>,
+    created_at: DateTime<Utc>,
+    version: Option<String>,
+    public: bool,
+    committed: Option<i64>,
+    used: Option<i64>,
+    observed_at: Option<DateTime<Utc>>,
+    uptime: Option<i64>,
+}
+
+/// The network now, as of `now` (two statements: the newest cycle, and every node's newest rows).
+pub async fn network_summary(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<NetworkSummary, DbErr> {
+    let last = run::Entity::find()
+        .filter(run::Column::FinishedAt.is_not_null())
+        .order_by_desc(run::Column::Id)
+        .one(db)
+        .await?;
+    let backend = db.get_database_backend();
+    let mut select = Query::select();
+    select
+        .column((NODE, pnode::Column::Pubkey))
+        .column((NODE, pnode::Column::Reachable))
+        .column((NODE, pnode::Column::LatestCredits))
+        .column((NODE, pnode::Column::CreatedAt))
+        .column((OBSERVATION, observation::Column::Version))
+        .column((OBSERVATION, observation::Column::IsPublic))
+        .column((OBSERVATION, observation::Column::StorageCommitted))
+        .column((OBSERVATION, observation::Column::StorageUsed))
+        .column((OBSERVATION, observation::Column::ObservedAt))
+        .column((SAMPLE, sample::Column::UptimeSeconds))
+        .from_as(pnode::Entity, NODE);
+    view::sql::with_latest(backend, &mut select, &Scope::Network);
+    let rows = db.query_all_raw(backend.build(&select)).await?;
+    let nodes = rows.iter().map(node_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(summarize(&nodes, last, now))
+}
+
+fn node_row(row: &QueryResult) -> Result<NodeRow, DbErr> {
+    Ok(NodeRow {
+        pubkey: row.try_get("", "pubkey")?,
+        reachable: row.try_get("", "reachable")?,
+        credits: row.try_get("", "latest_credits")?,
+        created_at: row.try_get("", "created_at")?,
+        version: row.try_get("", "version")?,
+        public: row
+            .try_get::<Option<bool>>("", "is_public")?
+            .unwrap_or(false),
+        committed: row.try_get("", "storage_committed")?,
+        used: row.try_get("", "storage_used")?,
+        observed_at: row.try_get("", "observed_at")?,
+        uptime: row.try_get("", "uptime_seconds")?,
+    })
+}
+
+fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) -> NetworkSummary {
+    let count = |keep: &dyn Fn(&NodeRow) -> bool| nodes.iter().filter(|n| keep(n)).count() as u64;
+    let day_ago = now - Duration::hours(24);
+    // Observations of a cycle carry its start as their time.
+    let seen_in_last_cycle = last.as_ref().map_or(0, |last| {
+        count(&|n| n.observed_at.is_some_and(|at| at >= last.started_at))
+    });
+    let mut versions: BTreeMap<Option<String>, u64> = BTreeMap::new();
+    for node in nodes {
+        *versions.entry(node.version.clone()).or_default() += 1;
+    }
+    let mut versions: Vec<VersionCount> = versions
+        .into_iter()
+        .map(|(version, nodes)| VersionCount { version, nodes })
+        .collect();
+    versions.sort_by(|a, b| match (&a.version, &b.version) {
+        (Some(x), Some(y)) => view::version::compare(x, y),
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+    });
+    let uptimes: Vec<i64> = nodes.iter().filter_map(|n| n.uptime).collect();
+    let mut leaders: Vec<&NodeRow> = nodes.iter().filter(|n| n.credits.is_some()).collect();
+    leaders.sort_by(|a, b| {
+        b.credits
+            .cmp(&a.credits)
+            .then_with(|| a.pubkey.cmp(&b.pubkey))
+    });
+    let credits: Vec<i64> = leaders.iter().filter_map(|n| n.credits).collect();
+    NetworkSummary {
+        nodes: nodes.len() as u64,
+        reachable: count(&|n| n.reachable),
+        public: count(&|n| n.public),
+        seen_in_last_cycle,
+        versions,
+        storage: Storage {
+            committed_bytes: nodes
+                .iter()
+                .filter_map(|n| n.committed)
+                .fold(0, i64::saturating_add),
+            used_bytes: nodes
+                .iter()
+                .filter_map(|n| n.used)
+                .fold(0, i64::saturating_add),
+        },
+        uptime_seconds: spread(uptimes),
+        credits: Credits {
+            total: credits.iter().fold(0, |sum, c| sum.saturating_add(*c)),
+            median: percentile(&sorted(credits.clone()), 0.5),
+            p90: percentile(&sorted(credits), 0.9),
+            top: leaders
+                .iter()
+                .take(TOP)
+                .filter_map(|n| {
+                    Some(CreditsLeader {
+                        pubkey: n.pubkey.clone(),
+                        credits: n.credits?,
+                    })
+                })
+                .collect(),
+        },
+        first_seen_last_24h: count(&|n| n.created_at >= day_ago),
+        gone_last_24h: count(&|n| n.observed_at.is_none_or(|at| at < day_ago)),
+        last_cycle: last.map(|run| LastCycle {
+            id: run.id,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            observed: run.observed,
+            reachable: run.reachable,
+            public: run.public,
+            stats_attempted: run.attempted,
+            stats_succeeded: run.success,
+        }),
+        at: now,
+    }
+}
+
+fn sorted(mut values: Vec<i64>) -> Vec<i64> {
+    values.sort_unstable();
+    values
+}
+
+/// The nearest-rank percentile `p` (0 to 1) of sorted `values`.
+fn percentile(values: &[i64], p: f64) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    let rank = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    Some(values[rank - 1])
+}
+
+fn spread(values: Vec<i64>) -> Option<Spread> {
+    let values = sorted(values);
+    Some(Spread {
+        median: percentile(&values, 0.5)?,
+        p90: percentile(&values, 0.9)?,
+    })
+}
+
+/// The network cycle by cycle in `window` (one statement).
+pub async fn network_history(
+    db: &impl ConnectionTrait,
+    window: &Window,
+) -> Result<NetworkHistory, DbErr> {
+    let rows = db
+        .query_all_raw(sql::cycle_buckets(db.get_database_backend(), window))
+        .await?;
+    let cycles = rows
+        .iter()
+        .map(|row| {
+            Ok(CycleBucket {
+                bucket_start: window.bucket_start(row.try_get("", sql::BUCKET)?),
+                cycles: row.try_get("", "cycles")?,
+                observed_avg: row.try_get("", "observed_avg")?,
+                observed_max: row.try_get("", "observed_max")?,
+                reachable_avg: row.try_get("", "reachable_avg")?,
+                public_avg: row.try_get("", "public_avg")?,
+                stats_attempted: row.try_get("", "stats_attempted")?,
+                stats_succeeded: row.try_get("", "stats_succeeded")?,
+            })
+        })
+        .collect::<Result<_, DbErr>>()?;
+    Ok(NetworkHistory {
+        window: WindowBody::of(window),
+        cycles,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile(&values, 0.5), Some(5));
+        assert_eq!(percentile(&values, 0.9), Some(9));
+        assert_eq!(percentile(&[7], 0.9), Some(7));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}
