@@ -114,8 +114,7 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
     if settings.seeds.as_slice().is_empty() {
         anyhow::bail!("no seeds configured: set PNODE_SEEDS (or --seed-urls)");
     }
-    let db = Database::connect(&settings.database).await?;
-    db.migrate().await?;
+    let db = Database::connect_migrated(&settings.database).await?;
     let mut collector = Collector::new(
         db.clone(),
         &settings.seeds,
@@ -161,8 +160,7 @@ fn print_report(report: &CycleReport) {
 }
 
 async fn generate(settings: &Settings, spec: generate::Spec) -> anyhow::Result<()> {
-    let db = Database::connect(&settings.database).await?;
-    db.migrate().await?;
+    let db = Database::connect_migrated(&settings.database).await?;
     let started = Instant::now();
     let written = generate::generate(db.conn(), spec, Utc::now()).await?;
     println!(

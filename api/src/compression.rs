@@ -1,5 +1,5 @@
 //! The content encodings the service writes itself (bodies it caches are compressed once, not per
-//! request): gzip, brotli and zstd, at levels that keep compressing a large view quick.
+//! request): gzip, brotli, zstd and deflate, at levels that keep compressing a large view quick.
 
 use std::io::Write;
 
@@ -12,6 +12,8 @@ pub enum Encoding {
     Gzip,
     Brotli,
     Zstd,
+    /// zlib's format, as HTTP's `deflate` is.
+    Deflate,
 }
 
 impl Encoding {
@@ -22,6 +24,7 @@ impl Encoding {
             Self::Gzip => "gzip",
             Self::Brotli => "br",
             Self::Zstd => "zstd",
+            Self::Deflate => "deflate",
         }
     }
 }
@@ -53,6 +56,12 @@ pub fn encode(body: &[u8], encoding: Encoding) -> std::io::Result<Bytes> {
         Encoding::Zstd => {
             zstd::stream::copy_encode(body, &mut out, ZSTD_LEVEL)?;
         }
+        Encoding::Deflate => {
+            let mut encoder =
+                flate2::write::ZlibEncoder::new(&mut out, flate2::Compression::new(GZIP_LEVEL));
+            encoder.write_all(body)?;
+            encoder.finish()?;
+        }
     }
     Ok(Bytes::from(out))
 }
@@ -78,6 +87,13 @@ mod tests {
         brotli::Decompressor::new(&br[..], 4096)
             .read_to_end(&mut back)
             .expect("unbrotli");
+        assert_eq!(back, body);
+
+        let deflate = encode(&body, Encoding::Deflate).expect("deflate");
+        let mut back = Vec::new();
+        flate2::read::ZlibDecoder::new(&deflate[..])
+            .read_to_end(&mut back)
+            .expect("inflate");
         assert_eq!(back, body);
 
         let zst = encode(&body, Encoding::Zstd).expect("zstd");

@@ -1,7 +1,7 @@
 //! The one error type of the HTTP layer. Every error answers JSON `{"error": ..., "code": ...}`;
 //! internal errors are logged with their cause chain and answered with a generic message.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use actix_web::{
     HttpRequest, HttpResponse, ResponseError,
@@ -127,17 +127,19 @@ impl From<ViewError> for ApiError {
         match err {
             ViewError::Database(err) => Self::Database(err),
             ViewError::NotFound(what) => Self::NotFound(what),
+            ViewError::Shared(shared) => shared.into(),
             other => Self::Internal(other.into()),
         }
     }
 }
 
 /// A failure shared by every request that waited for one cached computation.
-impl From<std::sync::Arc<ViewError>> for ApiError {
-    fn from(err: std::sync::Arc<ViewError>) -> Self {
+impl From<Arc<ViewError>> for ApiError {
+    fn from(err: Arc<ViewError>) -> Self {
         match err.as_ref() {
             ViewError::Database(db) => Self::Database(db.clone()),
             ViewError::NotFound(what) => Self::NotFound(what.clone()),
+            ViewError::Shared(shared) => Arc::clone(shared).into(),
             other => Self::Internal(anyhow::anyhow!("{other}")),
         }
     }

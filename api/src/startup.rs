@@ -22,6 +22,7 @@ use crate::{
     config::{CollectorSettings, CorsOrigins, Settings},
     db::Database,
     error::extractor_error,
+    http,
     memory::{self, MemoryProbe},
     metrics::{self, Metrics},
     openapi,
@@ -54,8 +55,7 @@ impl Application {
     /// Connects to the database, applies pending migrations and binds the listener. Nothing is
     /// served until [`Application::run_until_stopped`].
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = Database::connect(&settings.database).await?;
-        db.migrate().await?;
+        let db = Database::connect_migrated(&settings.database).await?;
         Self::build_with_database(settings, db)
     }
 
@@ -95,6 +95,8 @@ impl Application {
                 cycle_stale_after: cycle_stale_after(&settings.collector),
                 memory: Arc::clone(&probe),
                 cache,
+                clock_step: kept_for(settings.collector.interval),
+                answer_flavor: http::flavor(&format!("{:?}", settings.seeds)),
                 node_history_limit: kept_for(settings.collector.retention.stats),
                 network_history_limit: kept_for(settings.collector.retention.runs),
             },

@@ -16,6 +16,10 @@ pub struct AppState {
     pub memory: Arc<MemoryProbe>,
     /// Answers per data version.
     pub cache: Arc<ViewCache>,
+    /// The collection interval: answers that move with the clock are at most this old.
+    pub clock_step: chrono::Duration,
+    /// Differs between replicas whose answers differ for the same data (see `http::flavor`).
+    pub answer_flavor: u64,
     /// The longest window a node's history may span (what stats are kept for).
     pub node_history_limit: chrono::Duration,
     /// The longest window the network's history may span (what runs are kept for).

@@ -46,8 +46,7 @@ impl Rig {
             .await
             .expect("start the simulated network");
         let db = Arc::new(TestDb::create(backend).await);
-        let pool = connect(&db.url).await;
-        pool.migrate().await.expect("migrate");
+        let pool = migrated(&db.url).await;
         let clock = Clock::default();
         let collector = collector_for(&sim, &pool, &db.url).with_clock(clock.clone());
         let conn = db.connect().await;
@@ -96,6 +95,16 @@ impl Rig {
         self.clock.advance(Duration::from_secs(60));
         self.sim.tick();
     }
+}
+
+/// A pool on `url` after the migrations (see `Database::connect_migrated`).
+pub async fn migrated(url: &str) -> Database {
+    Database::connect_migrated(&DatabaseSettings {
+        max_connections: Some(4),
+        ..DatabaseSettings::for_url(url)
+    })
+    .await
+    .expect("connect and migrate")
 }
 
 pub async fn connect(url: &str) -> Database {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::{
     collecting::fast_settings,
-    helpers::{Backend, TestApp, spawn_app_with},
+    helpers::{Backend, TestApp, spawn_app_on, spawn_app_with},
 };
 
 on_both_backends!(
@@ -226,7 +226,76 @@ const SORTS: [&str; 6] = [
 
 async fn the_paged_dashboard_walks_every_sort_and_filter_it_offers(backend: Backend) {
     let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
-    let app = collected(&backend, &sim).await;
+    let cached = collected(&backend, &sim).await;
+    let uncached = spawn_app_on(&cached.db, |settings| {
+        settings.run_collector = false;
+        settings.http.view_cache_mb = 0;
+    })
+    .await;
+    for app in [&cached, &uncached] {
+        walk_every_sort_and_filter(app, &sim).await;
+    }
+}
+
+/// The value a sort orders by, as JSON.
+fn sort_value<'a>(node: &'a Value, sort: &str) -> &'a Value {
+    match sort {
+        "version" => &node["latestVersion"],
+        "uptime" => &node["latestStats"]["uptimeSeconds"],
+        "activeStreams" => &node["latestStats"]["activeStreams"],
+        "lastSeen" => &node["gossipLastSeen"],
+        "credits" => &node["latestCredits"],
+        "pubkey" => &node["pubkey"],
+        other => panic!("no sort {other}"),
+    }
+}
+
+/// How two values of one sort compare, ascending, nulls last.
+fn compare_values(sort: &str, a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Greater, Less};
+    match (a, b) {
+        (Value::Null, Value::Null) => std::cmp::Ordering::Equal,
+        (Value::Null, _) => Greater,
+        (_, Value::Null) => Less,
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .expect("numbers compare"),
+        (Value::String(x), Value::String(y)) if sort == "version" => {
+            pnode_api::view::version::compare(x, y)
+        }
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        other => panic!("{sort}: cannot compare {other:?}"),
+    }
+}
+
+/// Panics unless `nodes` are in the order `sort` and `order` ask for: by the value, nulls last
+/// either way, ties by id in the same direction.
+fn check_order(nodes: &[Value], sort: &str, order: &str, context: &str) {
+    for pair in nodes.windows(2) {
+        let by_value = compare_values(sort, sort_value(&pair[0], sort), sort_value(&pair[1], sort));
+        let nulls = sort_value(&pair[0], sort).is_null() || sort_value(&pair[1], sort).is_null();
+        let by_value = if order == "desc" && !nulls {
+            by_value.reverse()
+        } else {
+            by_value
+        };
+        let by_id = pair[0]["id"].as_i64().cmp(&pair[1]["id"].as_i64());
+        let by_id = if order == "desc" {
+            by_id.reverse()
+        } else {
+            by_id
+        };
+        assert!(
+            by_value.then(by_id) == std::cmp::Ordering::Less,
+            "{context}: {} before {}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+async fn walk_every_sort_and_filter(app: &TestApp, sim: &SimNetwork) {
     let everyone: HashSet<String> = sim.pods().into_iter().map(|p| p.pubkey).collect();
     let seeds = sim.seed_urls();
     let mut filters = vec![
@@ -241,13 +310,25 @@ async fn the_paged_dashboard_walks_every_sort_and_filter_it_offers(backend: Back
         for order in ["asc", "desc"] {
             for filter in &filters {
                 let query = format!("sort={sort}&order={order}{filter}");
-                let walked = walk_pages(&app, &query, 7).await;
+                let walked = walk_pages(app, &query, 7).await;
                 let unique: HashSet<&String> = walked.iter().collect();
                 assert_eq!(unique.len(), walked.len(), "{query}: no node twice");
                 let whole = app.get_json(&format!("/api/pnodes?{query}")).await;
-                let expected: Vec<String> = whole["globalPnodes"]
-                    .as_array()
-                    .expect("nodes")
+                let nodes = whole["globalPnodes"].as_array().expect("nodes");
+                check_order(nodes, sort, order, &query);
+                for node in nodes {
+                    let holds = match filter.split_once('=') {
+                        None => true,
+                        Some(("&reachable", value)) => node["reachable"] == (value == "true"),
+                        Some(("&public", value)) => node["isPublic"] == (value == "true"),
+                        Some(("&seed", seed)) => node["seedBaseUrlsSeen"]
+                            .as_array()
+                            .is_some_and(|seen| seen.iter().any(|s| s == seed)),
+                        Some(other) => panic!("no filter {other:?}"),
+                    };
+                    assert!(holds, "{query}: {node}");
+                }
+                let expected: Vec<String> = nodes
                     .iter()
                     .map(|n| n["pubkey"].as_str().expect("pubkey").to_owned())
                     .collect();

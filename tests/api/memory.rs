@@ -8,7 +8,7 @@ use pnode_api::tools::generate::{Spec, generate};
 
 use crate::{
     binary::Server,
-    collecting::connect,
+    collecting::migrated,
     fixtures::now,
     helpers::{Backend, TestDb},
 };
@@ -125,8 +125,7 @@ async fn the_view_logs_its_rows_and_rss_at_debug_level(backend: Backend) {
         seeds: 2,
         random_seed: 3,
     };
-    let pool = connect(&db.url).await;
-    pool.migrate().await.expect("migrate");
+    let pool = migrated(&db.url).await;
     generate(pool.conn(), spec, now()).await.expect("generate");
     pool.close().await.expect("close");
     // Uncached, so that the request reads the rows it reports.

@@ -8,7 +8,10 @@ use super::{CacheError, ViewCache};
 use crate::{
     compression::Encoding,
     seeds::Seeds,
-    view::{ViewError, query::PnodeQuery},
+    view::{
+        ViewError,
+        query::{Order, PnodeQuery},
+    },
 };
 
 /// A body ready to send.
@@ -21,57 +24,60 @@ pub enum Answer {
 }
 
 impl ViewCache {
-    /// `/api/pnodes` for `query` at `version`, in `encoding`; `None` when caching is off.
+    /// `/api/pnodes` for `query` (the question `what`) at `stamp`, in `encoding`; `None` when
+    /// the cache is off or the network is too large for it.
     pub async fn pnodes(
         &self,
         db: &DatabaseConnection,
         seeds: &Seeds,
-        version: i64,
+        stamp: i64,
         query: &PnodeQuery,
+        what: String,
         encoding: Encoding,
     ) -> Option<Result<Answer, CacheError>> {
-        let table = match self.nodes(db, seeds, version).await? {
+        let table = match self.nodes(db, seeds, stamp).await? {
             Ok(table) => table,
             Err(err) => return Some(Err(err)),
         };
         let ordering = query.ordering();
-        Some(
-            async {
-                if encoding == Encoding::Identity && query.limit.is_none() && ordering.is_by_id() {
-                    let descending = ordering.order == crate::view::query::Order::Desc;
-                    return Ok(Answer::Pieces(table.full_view_by_id(descending)));
-                }
-                let ids = self.ordering(db, &table, version, &ordering).await?;
-                let body = || async {
-                    match query.limit {
-                        Some(limit) => table.page(&ids, query.offset, limit),
-                        None => Ok::<_, ViewError>(table.full_view(&ids)),
-                    }
-                };
-                if encoding == Encoding::Identity {
-                    // Cutting an identity answer costs no more than copying it from a cache.
-                    return Ok(Answer::Body(body().await.map_err(std::sync::Arc::new)?));
-                }
-                let what = format!("/api/pnodes?{}", query.canonical());
-                Ok(Answer::Body(
-                    self.body(version, what, encoding, body()).await?,
-                ))
+        let by_id = ordering.is_by_id();
+        if encoding == Encoding::Identity && query.limit.is_none() && by_id {
+            let descending = ordering.order == Order::Desc;
+            return Some(Ok(Answer::Pieces(table.full_view_by_id(descending))));
+        }
+        // The body of any order, filter and page: the ordering's ids, cut from the table.
+        let body = Box::pin(async {
+            let ids = self
+                .ordering(db, &table, stamp, &ordering)
+                .await
+                .map_err(ViewError::Shared)?;
+            match query.limit {
+                Some(limit) => table.page(&ids, query.offset, limit),
+                None => Ok(table.full_view(&ids)),
             }
-            .await,
-        )
+        });
+        Some(if encoding == Encoding::Identity {
+            // Cutting an identity answer costs no more than copying it from a cache.
+            body.await.map(Answer::Body).map_err(std::sync::Arc::new)
+        } else {
+            self.body(stamp, what, encoding, body)
+                .await
+                .map(Answer::Body)
+        })
     }
 
-    /// `/api/pnodes/{pubkey}` at `version`, in `encoding`: `Some(None)` when no node has this
-    /// pubkey; `None` when caching is off.
+    /// `/api/pnodes/{pubkey}` (the question `what`) at `stamp`, in `encoding`: `Some(None)` when
+    /// no node has this pubkey; `None` when the cache is off or the network too large for it.
     pub async fn pnode(
         &self,
         db: &DatabaseConnection,
         seeds: &Seeds,
-        version: i64,
+        stamp: i64,
         pubkey: &str,
+        what: String,
         encoding: Encoding,
     ) -> Option<Result<Option<Bytes>, CacheError>> {
-        let table = match self.nodes(db, seeds, version).await? {
+        let table = match self.nodes(db, seeds, stamp).await? {
             Ok(table) => table,
             Err(err) => return Some(Err(err)),
         };
@@ -81,9 +87,8 @@ impl ViewCache {
         if encoding == Encoding::Identity {
             return Some(Ok(Some(node)));
         }
-        let what = format!("/api/pnodes/{pubkey}");
         Some(
-            self.body(version, what, encoding, async { Ok(node) })
+            self.body(stamp, what, encoding, async { Ok(node) })
                 .await
                 .map(Some),
         )

@@ -1,16 +1,19 @@
-//! The view cache: what `/api/pnodes`, `/api/pnodes/{pubkey}` and `/api/ingestion-status` answer
-//! for one data version, computed once and served to every poller from memory until the database
+//! The view cache: what the view's endpoints answer for one *stamp* (the data version, and for
+//! answers that move with the clock the collection interval the clock is in; see
+//! `http::Freshness`), computed once and served to every poller from memory until the database
 //! holds a newer version.
 //!
-//! Three kinds of entry, each keyed by the data version it belongs to:
+//! Three kinds of entry, each keyed by the stamp it belongs to:
 //! - the node table: every node encoded once ([`NodeTable`]);
 //! - an ordering: the ids one filter and sort select, in order (one statement);
 //! - an encoded body: an answer compressed (or, for small answers, just written) once.
 //!
 //! A page of any ordering is a slice of it, cut from the node table: O(page). Entries are held in
 //! an LRU cache bounded in bytes (`PNODE_VIEW_CACHE_MB`); concurrent requests for an entry that
-//! is missing compute it once (single-flight) and all get it. Entries of older versions are
-//! dropped as soon as a newer version is seen.
+//! is missing compute it once (single-flight) and all get it. Entries of older stamps are
+//! dropped as soon as a newer one is seen. A network whose node table alone is larger than the
+//! bound is not cached at all (it would be evicted as soon as built): its answers are read from
+//! the database, and a warning says so.
 
 mod answers;
 mod metrics;
@@ -18,7 +21,7 @@ mod table;
 
 use std::sync::{
     Arc,
-    atomic::{AtomicI64, Ordering as AtomicOrdering},
+    atomic::{AtomicBool, AtomicI64, Ordering as AtomicOrdering},
 };
 
 use actix_web::web::Bytes;
@@ -37,26 +40,26 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Nodes {
-        version: i64,
+        stamp: i64,
     },
     Ordering {
-        version: i64,
+        stamp: i64,
         ordering: Ordering,
     },
     /// An answer as sent: `what` is the endpoint and its canonical query.
     Body {
-        version: i64,
+        stamp: i64,
         what: String,
         encoding: Encoding,
     },
 }
 
 impl Key {
-    fn version(&self) -> i64 {
+    fn stamp(&self) -> i64 {
         match self {
-            Self::Nodes { version }
-            | Self::Ordering { version, .. }
-            | Self::Body { version, .. } => *version,
+            Self::Nodes { stamp } | Self::Ordering { stamp, .. } | Self::Body { stamp, .. } => {
+                *stamp
+            }
         }
     }
 
@@ -100,8 +103,11 @@ pub struct ViewCache {
     /// `None` when caching is off (a capacity of 0).
     entries: Option<Cache<Key, Entry>>,
     metrics: CacheMetrics,
-    /// The newest version seen; entries of older ones are invalidated when it moves.
+    /// The newest stamp seen; entries of older ones are invalidated when it moves.
     newest: AtomicI64,
+    capacity: u64,
+    /// Set once a node table was larger than the whole cache: from then on nothing is cached.
+    oversized: AtomicBool,
 }
 
 impl ViewCache {
@@ -129,12 +135,18 @@ impl ViewCache {
             entries,
             metrics,
             newest: AtomicI64::new(i64::MIN),
+            capacity,
+            oversized: AtomicBool::new(false),
         }
     }
 
     /// Whether answers are cached at all.
     pub fn is_enabled(&self) -> bool {
-        self.entries.is_some()
+        self.entries.is_some() && !self.oversized.load(AtomicOrdering::Relaxed)
+    }
+
+    fn entries(&self) -> Option<&Cache<Key, Entry>> {
+        self.entries.as_ref().filter(|_| self.is_enabled())
     }
 
     /// The cache's counters, to register with `/metrics`.
@@ -151,12 +163,12 @@ impl ViewCache {
         }
     }
 
-    /// Tells the cache the data version a request found; entries of older versions go.
-    fn saw(&self, entries: &Cache<Key, Entry>, version: i64) {
-        let before = self.newest.fetch_max(version, AtomicOrdering::Relaxed);
-        if version > before {
+    /// Tells the cache the stamp a request found; entries of older stamps go.
+    fn saw(&self, entries: &Cache<Key, Entry>, stamp: i64) {
+        let before = self.newest.fetch_max(stamp, AtomicOrdering::Relaxed);
+        if stamp > before {
             // Only fails when closures are unsupported, and they are turned on above.
-            let _ = entries.invalidate_entries_if(move |key, _| key.version() < version);
+            let _ = entries.invalidate_entries_if(move |key, _| key.stamp() < stamp);
         }
         self.metrics.set_bytes(entries.weighted_size());
     }
@@ -182,34 +194,51 @@ impl ViewCache {
         entry
     }
 
-    /// The node table of `version`, built once. `None` when caching is off.
+    /// The node table of `stamp`, built once. `None` when the cache is off or the network too
+    /// large for it.
     pub async fn nodes(
         &self,
         db: &DatabaseConnection,
         seeds: &Seeds,
-        version: i64,
+        stamp: i64,
     ) -> Option<Result<Arc<NodeTable>, CacheError>> {
-        let entries = self.entries.as_ref()?;
-        self.saw(entries, version);
+        let entries = self.entries()?;
+        self.saw(entries, stamp);
         let entry = self
-            .get_or_compute(entries, Key::Nodes { version }, async {
+            .get_or_compute(entries, Key::Nodes { stamp }, async {
                 let table = NodeTable::build(db, seeds, Utc::now()).await?;
                 Ok(Entry::Nodes(Arc::new(table)))
             })
             .await;
-        Some(entry.and_then(|entry| match entry {
-            Entry::Nodes(table) => Ok(table),
-            _ => unreachable_entry(),
-        }))
+        let table = match entry {
+            Ok(Entry::Nodes(table)) => table,
+            Ok(_) => return Some(unreachable_entry()),
+            Err(err) => return Some(Err(err)),
+        };
+        if table.weight() as u64 > self.capacity {
+            if !self.oversized.swap(true, AtomicOrdering::Relaxed) {
+                tracing::warn!(
+                    table_bytes = table.weight(),
+                    cache_bytes = self.capacity,
+                    "the network is larger than the view cache (PNODE_VIEW_CACHE_MB): answers \
+                     are read from the database from now on"
+                );
+                entries.invalidate_all();
+            }
+            return None;
+        }
+        Some(Ok(table))
     }
 
-    /// The ids `ordering` selects at `version`, in order: by id straight from `table`, else one
-    /// statement, computed once.
+    /// The ids `ordering` selects, in order: by id straight from `table`, else one statement
+    /// computed once per stamp. (It reads the database apart from the table: a write landing in
+    /// between is seen by one and not the other, for the requests that read the version before
+    /// it only; the write's new version is a new stamp for every request after it.)
     pub async fn ordering(
         &self,
         db: &DatabaseConnection,
         table: &NodeTable,
-        version: i64,
+        stamp: i64,
         ordering: &Ordering,
     ) -> Result<Arc<[i64]>, CacheError> {
         if ordering.is_by_id() {
@@ -219,18 +248,19 @@ impl ViewCache {
             }
             return Ok(ids.into());
         }
-        let Some(entries) = &self.entries else {
-            return Err(Arc::new(ViewError::NotCached));
+        let select = async {
+            let selection = view::select(db, &ordering.clone().into_query()).await?;
+            Ok::<_, ViewError>(Arc::<[i64]>::from(selection.ids))
+        };
+        let Some(entries) = self.entries() else {
+            return select.await.map_err(Arc::new);
         };
         let key = Key::Ordering {
-            version,
+            stamp,
             ordering: ordering.clone(),
         };
         let entry = self
-            .get_or_compute(entries, key, async {
-                let selection = view::select(db, &ordering.clone().into_query()).await?;
-                Ok(Entry::Ordering(selection.ids.into()))
-            })
+            .get_or_compute(entries, key, async { Ok(Entry::Ordering(select.await?)) })
             .await?;
         match entry {
             Entry::Ordering(ids) => Ok(ids),
@@ -238,10 +268,11 @@ impl ViewCache {
         }
     }
 
-    /// The answer `what` of `version` in `encoding`: `body` (computed once) encoded once.
+    /// The answer `what` at `stamp` in `encoding`: `body` (computed once) encoded once, off the
+    /// HTTP workers (compressing a large view takes a while).
     pub async fn body<F>(
         &self,
-        version: i64,
+        stamp: i64,
         what: String,
         encoding: Encoding,
         body: F,
@@ -249,24 +280,29 @@ impl ViewCache {
     where
         F: Future<Output = Result<Bytes, ViewError>>,
     {
-        let Some(entries) = &self.entries else {
-            return Err(Arc::new(ViewError::NotCached));
+        // Boxed: the futures of a view's body nest deeply, and kept inline they outgrow a
+        // worker's stack in a debug build.
+        let compute = Box::pin(async {
+            let body = body.await?;
+            match encoding {
+                Encoding::Identity => Ok(body),
+                _ => tokio::task::spawn_blocking(move || compression::encode(&body, encoding))
+                    .await
+                    .map_err(|err| ViewError::Compress(std::io::Error::other(err)))?
+                    .map_err(ViewError::Compress),
+            }
+        });
+        let Some(entries) = self.entries() else {
+            return compute.await.map_err(Arc::new);
         };
-        self.saw(entries, version);
+        self.saw(entries, stamp);
         let key = Key::Body {
-            version,
+            stamp,
             what,
             encoding,
         };
         let entry = self
-            .get_or_compute(entries, key, async {
-                let body = body.await?;
-                let encoded = match encoding {
-                    Encoding::Identity => body,
-                    _ => compression::encode(&body, encoding).map_err(ViewError::Compress)?,
-                };
-                Ok(Entry::Body(encoded))
-            })
+            .get_or_compute(entries, key, async { Ok(Entry::Body(compute.await?)) })
             .await?;
         match entry {
             Entry::Body(bytes) => Ok(bytes),

@@ -12,7 +12,7 @@ use crate::{
     seeds::Seeds,
     view::{
         self, CHUNK, ViewError,
-        model::Pagination,
+        model::{Pagination, nodes_body_head},
         query::{PnodeQuery, Scope},
     },
 };
@@ -82,6 +82,12 @@ impl NodeTable {
         }
         txn.commit().await?;
         buffer.shrink_to_fit();
+        tracing::debug!(
+            version,
+            nodes = slots.len(),
+            bytes = buffer.len(),
+            "built the node table"
+        );
         Ok(Self {
             version,
             seeds,
@@ -101,15 +107,6 @@ impl NodeTable {
                 .keys()
                 .map(|key| key.len() + 2 * std::mem::size_of::<usize>() + 8)
                 .sum::<usize>()
-    }
-
-    /// Nodes held.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
     }
 
     fn slice(&self, slot: &Slot) -> Bytes {
@@ -182,11 +179,7 @@ impl NodeTable {
     }
 
     fn head(&self, nodes: &str) -> Bytes {
-        let mut head = Vec::with_capacity(self.seeds.len() + 32);
-        head.extend_from_slice(b"{\"seeds\":");
-        head.extend_from_slice(&self.seeds);
-        head.extend_from_slice(format!(",\"{nodes}\":[").as_bytes());
-        Bytes::from(head)
+        Bytes::from(nodes_body_head(&self.seeds, nodes))
     }
 
     fn write_nodes(&self, out: &mut Vec<u8>, ids: &[i64]) {

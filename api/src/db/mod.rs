@@ -172,6 +172,16 @@ impl Database {
         self.conn.get_database_backend()
     }
 
+    /// Connects, applies every pending migration, then opens the pool anew for the service. A
+    /// connection open while the schema changed can keep the old one: seen on SQLite, an
+    /// `INSERT … RETURNING` of a row read back without a column a migration had just added.
+    pub async fn connect_migrated(settings: &DatabaseSettings) -> Result<Self, DbErr> {
+        let db = Self::connect(settings).await?;
+        db.migrate().await?;
+        db.close().await?;
+        Self::connect(settings).await
+    }
+
     /// Applies every pending migration.
     #[tracing::instrument(level = "debug", name = "apply pending migrations", skip_all)]
     pub async fn migrate(&self) -> Result<(), DbErr> {

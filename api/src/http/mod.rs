@@ -1,6 +1,6 @@
-//! HTTP caching at the edge: which encoding a client gets, and the validators (a strong `ETag` from
-//! the data version, `Last-Modified` from the newest finished cycle) with which a poller that
-//! already has the current answer is told so in a `304` without a body.
+//! HTTP caching at the edge: which encoding a client gets, and the validators (an `ETag` from the
+//! data version, `Last-Modified` from the newest finished cycle) with which a poller that already
+//! has the current answer is told so in a `304` without a body.
 
 use std::time::SystemTime;
 
@@ -10,9 +10,9 @@ use actix_web::{
         self, AcceptEncoding, CacheControl, CacheDirective, ETag, Encoding as HeaderEncoding,
         EntityTag, Header, HttpDate, IfNoneMatch, LastModified,
     },
+    web::Bytes,
 };
-
-use actix_web::web::Bytes;
+use chrono::Utc;
 
 use crate::{
     compression::Encoding,
@@ -22,12 +22,14 @@ use crate::{
     view::ViewError,
 };
 
-/// What the service can encode itself, as actix names them.
-const SUPPORTED: [HeaderEncoding; 4] = [
+/// The encodings negotiated, as actix names them: the same list as actix's `Compress`
+/// middleware, so that a body it compresses is in the encoding [`negotiate`] says.
+const SUPPORTED: [HeaderEncoding; 5] = [
     HeaderEncoding::identity(),
     HeaderEncoding::brotli(),
     HeaderEncoding::zstd(),
     HeaderEncoding::gzip(),
+    HeaderEncoding::deflate(),
 ];
 
 /// The encoding the client prefers among those the service writes (identity when it says
@@ -40,11 +42,54 @@ pub fn negotiate(req: &HttpRequest) -> Encoding {
         Some(encoding) if encoding == HeaderEncoding::brotli() => Encoding::Brotli,
         Some(encoding) if encoding == HeaderEncoding::zstd() => Encoding::Zstd,
         Some(encoding) if encoding == HeaderEncoding::gzip() => Encoding::Gzip,
+        Some(encoding) if encoding == HeaderEncoding::deflate() => Encoding::Deflate,
         _ => Encoding::Identity,
     }
 }
 
-/// The validators of one representation of one answer at one data version.
+/// Which data an answer is made of: the data version, and for answers that also move with the
+/// clock (`creditDelta24h`, `isRunning`, the last 24 hours), the collection interval the clock is
+/// in, so that such an answer is at most one interval old even when nothing is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// The version and the interval in one number, growing with both (the cache's key).
+    pub stamp: i64,
+    last_modified: Option<HttpDate>,
+    /// This replica's configuration and build, which the bodies also depend on.
+    flavor: u64,
+}
+
+impl Freshness {
+    /// Reads the data version (one statement). `clock_bound`: the answer moves with the clock.
+    pub async fn read(state: &AppState, clock_bound: bool) -> Result<Self, ApiError> {
+        let version = version::current(state.db.conn()).await?;
+        let interval = state.clock_step.num_seconds().max(1);
+        let epoch = if clock_bound {
+            Utc::now().timestamp() / interval
+        } else {
+            0
+        };
+        Ok(Self::new(&version, epoch, state.answer_flavor))
+    }
+
+    fn new(version: &DataVersion, epoch: i64, flavor: u64) -> Self {
+        Self {
+            stamp: version.version.saturating_mul(1 << 32) | (epoch & 0xffff_ffff),
+            last_modified: version
+                .last_cycle_finished_at
+                .map(|at| HttpDate::from(SystemTime::from(at))),
+            flavor,
+        }
+    }
+}
+
+/// A number that differs between replicas whose answers differ for the same data: their seeds
+/// (listed by name) and their build.
+pub fn flavor(configured_seeds: &str) -> u64 {
+    fnv1a(format!("{}|{configured_seeds}", env!("CARGO_PKG_VERSION")).as_bytes())
+}
+
+/// The validators of one representation of one answer.
 #[derive(Debug, Clone)]
 pub struct Validators {
     etag: EntityTag,
@@ -53,63 +98,67 @@ pub struct Validators {
 }
 
 impl Validators {
-    /// For the answer `what` (the endpoint and its canonical query) at `version`, sent in
-    /// `encoding`: a strong ETag, since the same version, question and encoding always give the
-    /// same bytes.
-    pub fn new(version: &DataVersion, what: &str, encoding: Encoding) -> Self {
+    /// For the answer `what` (the endpoint and its canonical query) at `freshness`, sent in
+    /// `encoding`.
+    pub fn new(freshness: &Freshness, what: &str, encoding: Encoding) -> Self {
         let tag = format!(
-            "{}-{:016x}-{}",
-            version.version,
+            "{:x}-{:016x}-{:016x}-{}",
+            freshness.stamp,
+            freshness.flavor,
             fnv1a(what.as_bytes()),
             encoding.token()
         );
         Self {
             etag: EntityTag::new_strong(tag),
-            last_modified: version
-                .last_cycle_finished_at
-                .map(|at| HttpDate::from(SystemTime::from(at))),
+            last_modified: freshness.last_modified,
             encoding,
         }
     }
 
-    /// Whether the client already holds this representation (`If-None-Match` names it, or `*`).
+    /// Whether the client already holds this representation (`If-None-Match` names it). A `*`
+    /// is not taken as a match: it would answer 304 for what may not exist.
     pub fn client_has_it(&self, req: &HttpRequest) -> bool {
         match IfNoneMatch::parse(req) {
-            Ok(IfNoneMatch::Any) => true,
             Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&self.etag)),
-            Err(_) => false,
+            _ => false,
         }
     }
 
     /// `304 Not Modified`, with the validators and no body.
     pub fn not_modified(&self) -> HttpResponse {
-        self.headers(HttpResponse::NotModified()).finish()
+        self.headers(HttpResponse::NotModified(), &self.etag)
+            .insert_header((header::VARY, "Accept-Encoding"))
+            .finish()
     }
 
-    /// `200 OK` with the validators, `Cache-Control: no-cache` (revalidate every time: the 304
-    /// is the cheap path) and the body's `Content-Encoding`; add the body.
+    /// `200 OK` for a body the service encoded itself (the same bytes every time: a strong
+    /// ETag), with `Cache-Control: no-cache` (revalidate every time: the 304 is the cheap path)
+    /// and its `Content-Encoding`; add the body.
     pub fn ok(&self) -> HttpResponseBuilder {
-        let mut response = self.headers(HttpResponse::Ok());
-        response.content_type(header::ContentType::json());
+        let mut response = self.headers(HttpResponse::Ok(), &self.etag);
+        response
+            .content_type(header::ContentType::json())
+            .insert_header((header::VARY, "Accept-Encoding"));
         if self.encoding != Encoding::Identity {
             response.insert_header((header::CONTENT_ENCODING, self.encoding.token()));
         }
         response
     }
 
-    /// As [`Validators::ok`] for a body the compression middleware encodes on its way out (in
-    /// the same encoding: it negotiates as [`negotiate`] does).
+    /// `200 OK` for a body the compression middleware encodes on its way out (in the encoding
+    /// [`negotiate`] chose). Its compressor may write other bytes than the service's own, so the
+    /// ETag is weak: the same content, not the same bytes. The middleware adds `Vary`.
     pub fn ok_to_compress(&self) -> HttpResponseBuilder {
-        let mut response = self.headers(HttpResponse::Ok());
+        let weak = EntityTag::new_weak(self.etag.tag().to_owned());
+        let mut response = self.headers(HttpResponse::Ok(), &weak);
         response.content_type(header::ContentType::json());
         response
     }
 
-    fn headers(&self, mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+    fn headers(&self, mut response: HttpResponseBuilder, etag: &EntityTag) -> HttpResponseBuilder {
         response
-            .insert_header(ETag(self.etag.clone()))
-            .insert_header(CacheControl(vec![CacheDirective::NoCache]))
-            .insert_header((header::VARY, "Accept-Encoding"));
+            .insert_header(ETag(etag.clone()))
+            .insert_header(CacheControl(vec![CacheDirective::NoCache]));
         if let Some(at) = self.last_modified {
             response.insert_header(LastModified(at));
         }
@@ -118,13 +167,15 @@ impl Validators {
 }
 
 /// Answers the JSON `compute` makes for the question `what`. When the answer depends on the data
-/// alone (`cacheable`), it is validated by the data version (a `304` for a client that has it)
-/// and kept in the view cache; otherwise it is computed every time.
+/// (and the clock's interval, when `clock_bound`) alone, `cacheable`, it is validated by them (a
+/// `304` for a client that has it) and kept in the view cache; otherwise it is computed every
+/// time.
 pub async fn json_answer<F>(
     req: &HttpRequest,
     state: &AppState,
     what: String,
     cacheable: bool,
+    clock_bound: bool,
     compute: F,
 ) -> Result<HttpResponse, ApiError>
 where
@@ -138,8 +189,8 @@ where
             .body(body));
     }
     let encoding = negotiate(req);
-    let version = version::current(state.db.conn()).await?;
-    let validators = Validators::new(&version, &what, encoding);
+    let freshness = Freshness::read(state, clock_bound).await?;
+    let validators = Validators::new(&freshness, &what, encoding);
     if validators.client_has_it(req) {
         state.cache.metrics().not_modified();
         return Ok(validators.not_modified());
@@ -149,13 +200,13 @@ where
     }
     let body = state
         .cache
-        .body(version.version, what, encoding, compute)
+        .body(freshness.stamp, what, encoding, compute)
         .await?;
     Ok(validators.ok().body(body))
 }
 
-/// FNV-1a, 64 bits: a stable hash of the question for the ETag (the same on every replica and
-/// build, unlike std's).
+/// FNV-1a, 64 bits: a stable hash for the ETag (the same on every replica and build, unlike
+/// std's).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
@@ -168,11 +219,15 @@ mod tests {
 
     use super::*;
 
-    fn version(version: i64) -> DataVersion {
-        DataVersion {
-            version,
-            last_cycle_finished_at: None,
-        }
+    fn freshness(version: i64, epoch: i64, flavor: u64) -> Freshness {
+        Freshness::new(
+            &DataVersion {
+                version,
+                last_cycle_finished_at: None,
+            },
+            epoch,
+            flavor,
+        )
     }
 
     #[test]
@@ -182,7 +237,8 @@ mod tests {
             (Some("gzip"), Encoding::Gzip),
             (Some("gzip;q=0.5, br"), Encoding::Brotli),
             (Some("zstd, gzip;q=0.1"), Encoding::Zstd),
-            (Some("deflate"), Encoding::Identity),
+            (Some("deflate"), Encoding::Deflate),
+            (Some("compress"), Encoding::Identity),
             (Some("gzip;q=0"), Encoding::Identity),
         ] {
             let mut req = TestRequest::default();
@@ -194,21 +250,37 @@ mod tests {
     }
 
     #[test]
-    fn the_etag_changes_with_the_version_the_question_and_the_encoding() {
-        let tag = |v, what, enc| Validators::new(&version(v), what, enc).etag;
-        let base = tag(7, "pnodes?limit=50", Encoding::Gzip);
-        assert_eq!(base, tag(7, "pnodes?limit=50", Encoding::Gzip));
+    fn the_etag_changes_with_the_data_the_clock_the_replica_the_question_and_the_encoding() {
+        let tag = |f: Freshness, what, enc| Validators::new(&f, what, enc).etag;
+        let base = tag(freshness(7, 3, 1), "pnodes?limit=50", Encoding::Gzip);
+        assert_eq!(
+            base,
+            tag(freshness(7, 3, 1), "pnodes?limit=50", Encoding::Gzip)
+        );
         assert!(!base.weak);
-        assert_ne!(base, tag(8, "pnodes?limit=50", Encoding::Gzip));
-        assert_ne!(base, tag(7, "pnodes?limit=51", Encoding::Gzip));
-        assert_ne!(base, tag(7, "pnodes?limit=50", Encoding::Brotli));
+        for other in [
+            tag(freshness(8, 3, 1), "pnodes?limit=50", Encoding::Gzip),
+            tag(freshness(7, 4, 1), "pnodes?limit=50", Encoding::Gzip),
+            tag(freshness(7, 3, 2), "pnodes?limit=50", Encoding::Gzip),
+            tag(freshness(7, 3, 1), "pnodes?limit=51", Encoding::Gzip),
+            tag(freshness(7, 3, 1), "pnodes?limit=50", Encoding::Brotli),
+        ] {
+            assert_ne!(base, other);
+        }
+        assert!(freshness(8, 0, 1).stamp > freshness(7, 99, 1).stamp);
     }
 
     #[test]
-    fn if_none_match_with_the_tag_or_a_star_means_the_client_has_it() {
-        let validators = Validators::new(&version(3), "status", Encoding::Identity);
+    fn if_none_match_with_the_tag_means_the_client_has_it_and_a_star_does_not() {
+        let validators = Validators::new(&freshness(3, 0, 0), "status", Encoding::Identity);
         let tag = validators.etag.to_string();
-        for (header, has) in [(tag.as_str(), true), ("\"other\"", false), ("*", true)] {
+        let weak = format!("W/{tag}");
+        for (header, has) in [
+            (tag.as_str(), true),
+            (weak.as_str(), true),
+            ("\"other\"", false),
+            ("*", false),
+        ] {
             let req = TestRequest::default()
                 .insert_header((header::IF_NONE_MATCH, header))
                 .to_http_request();

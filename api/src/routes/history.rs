@@ -52,5 +52,5 @@ pub async fn node_history(
             ))),
         }
     };
-    http::json_answer(&req, &state, what, window.fixed, answer).await
+    http::json_answer(&req, &state, what, window.fixed, false, answer).await
 }

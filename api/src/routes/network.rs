@@ -34,7 +34,7 @@ pub async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         let summary = history::network_summary(state.db.conn(), Utc::now()).await?;
         Ok(Bytes::from(serde_json::to_vec(&summary)?))
     };
-    http::json_answer(&req, &state, "/api/network".to_owned(), true, answer).await
+    http::json_answer(&req, &state, "/api/network".to_owned(), true, true, answer).await
 }
 
 /// Finished collection cycles over `[from, to)` (default: the last 24 hours), downsampled into
@@ -63,5 +63,5 @@ pub async fn cycles(
         let cycles = history::network_history(state.db.conn(), &window).await?;
         Ok(Bytes::from(serde_json::to_vec(&cycles)?))
     };
-    http::json_answer(&req, &state, what, window.fixed, answer).await
+    http::json_answer(&req, &state, what, window.fixed, false, answer).await
 }

@@ -2,15 +2,14 @@
 //! first: a client that already has the current answer gets a `304` for that one statement;
 //! otherwise the answer comes from the view cache, or from the database when the cache is off.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, body::SizedStream, get, web};
 use chrono::Utc;
 use futures_util::stream;
 
 use crate::{
     cache::Answer,
-    db::version,
     error::{ApiError, ErrorBody, Result},
-    http::{self, Validators},
+    http::{self, Freshness, Validators},
     metrics::Metrics,
     params,
     state::AppState,
@@ -66,9 +65,10 @@ pub async fn list(
     let query = PnodeQuery::try_from(raw.into_inner())?;
     let encoding = http::negotiate(&req);
     let db = state.db.conn();
-    let version = version::current(db).await?;
+    // `creditDelta24h` moves with the clock.
+    let freshness = Freshness::read(&state, true).await?;
     let what = format!("/api/pnodes?{}", query.canonical());
-    let validators = Validators::new(&version, &what, encoding);
+    let validators = Validators::new(&freshness, &what, encoding);
     if validators.client_has_it(&req) {
         state.cache.metrics().not_modified();
         return Ok(validators.not_modified());
@@ -77,15 +77,18 @@ pub async fn list(
     let cached = cost.statements().count(state.cache.pnodes(
         db,
         &state.seeds,
-        version.version,
+        freshness.stamp,
         &query,
+        what,
         encoding,
     ));
     if let Some(answer) = cached.await {
         return Ok(match answer? {
-            Answer::Pieces(pieces) => validators
-                .ok()
-                .streaming(stream::iter(pieces.into_iter().map(Ok::<_, ApiError>))),
+            Answer::Pieces(pieces) => {
+                let length = pieces.iter().map(|piece| piece.len() as u64).sum();
+                let pieces = stream::iter(pieces.into_iter().map(Ok::<_, ApiError>));
+                validators.ok().body(SizedStream::new(length, pieces))
+            }
             Answer::Body(body) => validators.ok().body(body),
         });
     }
@@ -132,8 +135,9 @@ pub async fn one(
     let not_found = || ApiError::NotFound(format!("no pnode has pubkey {pubkey:?}"));
     let encoding = http::negotiate(&req);
     let db = state.db.conn();
-    let version = version::current(db).await?;
-    let validators = Validators::new(&version, &format!("/api/pnodes/{pubkey}"), encoding);
+    let freshness = Freshness::read(&state, true).await?;
+    let what = format!("/api/pnodes/{pubkey}");
+    let validators = Validators::new(&freshness, &what, encoding);
     if validators.client_has_it(&req) {
         state.cache.metrics().not_modified();
         return Ok(validators.not_modified());
@@ -142,8 +146,9 @@ pub async fn one(
     let cached = cost.statements().count(state.cache.pnode(
         db,
         &state.seeds,
-        version.version,
+        freshness.stamp,
         &pubkey,
+        what,
         encoding,
     ));
     if let Some(node) = cached.await {

@@ -35,7 +35,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         let seeds = seeds::seed_list(state.db.conn(), &state.seeds).await?;
         Ok(Bytes::from(serde_json::to_vec(&seeds)?))
     };
-    http::json_answer(&req, &state, "/api/seeds".to_owned(), true, answer).await
+    http::json_answer(&req, &state, "/api/seeds".to_owned(), true, false, answer).await
 }
 
 /// The nodes one seed reported in its newest answer, as it reported them (address, version,
@@ -114,7 +114,8 @@ pub async fn pnodes(
         };
         Ok::<_, ViewError>(Bytes::from(body))
     };
-    http::json_answer(&req, &state, what, true, answer).await
+    // `creditDelta24h` moves with the clock.
+    http::json_answer(&req, &state, what, true, true, answer).await
 }
 
 /// The seed's view when it has no kept answer: no node.

@@ -13,8 +13,9 @@ pub enum ViewError {
     TooLarge,
     #[error("compressing an answer: {0}")]
     Compress(std::io::Error),
-    #[error("the view cache is off")]
-    NotCached,
+    /// A failure several requests waited for, shared.
+    #[error(transparent)]
+    Shared(std::sync::Arc<ViewError>),
     /// What was asked for does not exist (a 404 at the HTTP edge).
     #[error("{0}")]
     NotFound(String),

@@ -2,9 +2,10 @@
 //!
 //! A request's statements never depend on the depth of history: one to list the seeds, one to
 //! select and order the node ids, then two per chunk of [`CHUNK`] nodes (details with their newest
-//! observation, shown stats sample and credits; and the seed mapping). A page is one chunk, so 4
-//! statements whatever the node count; the full view of n nodes costs 2 + 2·⌈n/500⌉. Only ids are
-//! held for the whole selection; full rows are built one chunk at a time.
+//! observation, shown stats sample and credits; and the seed mapping). A page is loaded in one go
+//! (at most 1,000 nodes: two statements), so 4 statements whatever the node count; the full view
+//! of n nodes costs 2 + 2·⌈n/500⌉. Only ids are held for the whole selection; the full view's rows
+//! are built one chunk at a time.
 
 pub mod cost;
 mod error;

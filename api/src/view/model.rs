@@ -159,6 +159,19 @@ pub struct PageView {
     pub pagination: Pagination,
 }
 
+/// The start of a body that lists nodes under `key` (`globalPnodes` or `pnodes`) after `seeds`
+/// (a JSON array): `{"seeds":[…],"globalPnodes":[`. Every writer of such a body starts it here,
+/// so that a streamed answer and a cached one are the same bytes.
+pub fn nodes_body_head(seeds_json: &[u8], key: &str) -> Vec<u8> {
+    let mut head = Vec::with_capacity(seeds_json.len() + key.len() + 16);
+    head.extend_from_slice(b"{\"seeds\":");
+    head.extend_from_slice(seeds_json);
+    head.extend_from_slice(b",\"");
+    head.extend_from_slice(key.as_bytes());
+    head.extend_from_slice(b"\":[");
+    head
+}
+
 /// Where a page sits in the whole selection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 use sea_orm::DatabaseConnection;
 
-use super::{CHUNK, ViewError, cost::RequestCost, load, query::Scope};
+use super::{CHUNK, ViewError, cost::RequestCost, load, model::nodes_body_head, query::Scope};
 use crate::seeds::Seed;
 
 /// Chunks being read at once: the one being written and the next.
@@ -24,12 +24,8 @@ pub fn body(
     scope: Scope,
     mut cost: RequestCost,
 ) -> impl Stream<Item = Result<Bytes, ViewError>> + use<> {
-    let head = serde_json::to_vec(seeds).map(|seeds| {
-        let mut head = b"{\"seeds\":".to_vec();
-        head.extend_from_slice(&seeds);
-        head.extend_from_slice(b",\"globalPnodes\":[");
-        Bytes::from(head)
-    });
+    let head =
+        serde_json::to_vec(seeds).map(|seeds| Bytes::from(nodes_body_head(&seeds, "globalPnodes")));
     let head = stream::once(async move { head.map_err(ViewError::from) });
     let counter = cost.statements().clone();
     let chunks: Vec<Vec<i64>> = ids.chunks(CHUNK).map(<[i64]>::to_vec).collect();

@@ -20,8 +20,9 @@ impl TestDb {
             max_connections: Some(2),
             ..DatabaseSettings::for_url(place.url.clone())
         };
-        let db = Database::connect(&settings).await.expect("connect");
-        db.migrate().await.expect("migrate");
+        let db = Database::connect_migrated(&settings)
+            .await
+            .expect("connect and migrate");
         Self { db, _place: place }
     }
 }

@@ -96,8 +96,7 @@ const COLD_REQUESTS: usize = 30;
 
 /// Runs the benchmark and prints its report.
 pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
-    let db = Database::connect(&settings.database).await?;
-    db.migrate().await?;
+    let db = Database::connect_migrated(&settings.database).await?;
     let existing = pnode::Entity::find().count(db.conn()).await?;
     if existing == 0 {
         let started = Instant::now();
