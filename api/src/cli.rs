@@ -164,12 +164,13 @@ async fn generate(settings: &Settings, spec: generate::Spec) -> anyhow::Result<(
     let started = Instant::now();
     let written = generate::generate(db.conn(), spec, Utc::now()).await?;
     println!(
-        "generated {} nodes, {} observations, {} stats samples, {} sightings, {} credits snapshots in {:.1?}",
+        "generated {} nodes, {} observations, {} stats samples, {} sightings, {} credits snapshots, {} collection runs in {:.1?}",
         written.nodes,
         written.observations,
         written.samples,
         written.sightings,
         written.credits,
+        written.runs,
         started.elapsed()
     );
     db.close().await?;

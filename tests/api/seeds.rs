@@ -14,6 +14,7 @@ use crate::{
 on_both_backends!(
     each_seed_reports_its_last_cycle_and_its_own_view_of_the_network,
     the_network_history_follows_real_cycles,
+    a_churning_network_leaves_version_and_address_changes_in_history,
 );
 
 fn pubkeys(nodes: &Value) -> HashSet<String> {
@@ -168,4 +169,46 @@ async fn the_network_history_follows_real_cycles(backend: Backend) {
     assert_eq!(network["reachable"], public);
     assert_eq!(network["seenInLastCycle"], pods.len());
     assert_eq!(network["lastCycle"]["public"], public);
+}
+
+/// The demo's network changes versions and addresses as time passes (`churn_every`): collected
+/// cycle after cycle, a node's history shows each change once, when it was first seen.
+async fn a_churning_network_leaves_version_and_address_changes_in_history(backend: Backend) {
+    let config = SimConfig {
+        churn_every: 2,
+        ..SimConfig::default()
+    };
+    let mut rig = Rig::start(&backend, config).await;
+    for _ in 0..8 {
+        rig.cycle().await;
+        rig.let_a_minute_pass().await;
+    }
+    let replica = spawn_app_on(&rig.db, |settings| settings.run_collector = false).await;
+    let from = (chrono::Utc::now() - chrono::Duration::minutes(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let to = (rig.clock.now() + chrono::Duration::minutes(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let pod = &rig.sim.pods()[0];
+    let history = replica
+        .get_json(&format!("/api/pnodes/{}/history?from={from}&to={to}", pod.pubkey))
+        .await;
+    let changes = history["gossip"].as_array().expect("gossip");
+    let changed = |field: &str| {
+        changes
+            .iter()
+            .filter(|c| c["changed"].as_array().is_some_and(|f| f.iter().any(|x| x == field)))
+            .count()
+    };
+    assert!(changed("version") >= 2, "{history}");
+    assert!(changed("address") >= 1, "{history}");
+    let times: Vec<&str> = changes
+        .iter()
+        .map(|c| c["firstSeenAt"].as_str().expect("time"))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "each once, in order: {times:?}");
+    assert_eq!(
+        changes.last().map(|c| c["address"].clone()),
+        Some(serde_json::json!(pod.address)),
+        "the newest state is the pod's own"
+    );
 }

@@ -25,6 +25,9 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         duplicate_pubkeys: 2,
         missing_pubkeys: 1,
         invalid_pubkeys: 1,
+        // Every 2 minutes (24 ticks of 5 s) each pod changes version, every 6 it moves: a few
+        // changes a minute over 300 pods, for the nodes' history to show.
+        churn_every: 24,
     })
     .await?;
     // A little of what the real network does: a seed that only knows the legacy method, and

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
+    ingestion_run as run, pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
     pnode_stats_sample as sample, pod_credits_snapshot as credits,
 };
 use sea_orm::{
@@ -44,6 +44,8 @@ pub struct Written {
     pub samples: u64,
     pub sightings: u64,
     pub credits: u64,
+    /// Finished collection runs, one per minute of history.
+    pub runs: u64,
 }
 
 /// Nodes whose rows go in one transaction.
@@ -85,6 +87,7 @@ where
         version::bump(&txn, now).await?;
         txn.commit().await?;
     }
+    written.runs = insert_runs(db, spec, now).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Ids were given explicitly: move the sequence past them for later inserts.
         db.execute_unprepared(
@@ -92,6 +95,38 @@ where
         )
         .await?;
     }
+    Ok(written)
+}
+
+/// One finished collection run per minute of the history's depth, as a collector would have left
+/// them (every node observed, a fifth reachable, a quarter public).
+async fn insert_runs<C>(db: &C, spec: Spec, now: DateTime<Utc>) -> Result<u64, DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let nodes = i64::from(spec.nodes);
+    let depth = i64::from(spec.observations_per_node);
+    let runs: Vec<run::ActiveModel> = (0..depth)
+        .map(|minute| {
+            let started_at = now - Duration::seconds(SEEN_EVERY * (depth - minute));
+            run::ActiveModel {
+                started_at: Set(started_at),
+                finished_at: Set(Some(started_at + Duration::seconds(30))),
+                attempted: Set(nodes / 4),
+                success: Set(nodes / 5),
+                backoff: Set(nodes - nodes / 4),
+                failed: Set(nodes / 4 - nodes / 5),
+                observed: Set(nodes),
+                reachable: Set(nodes / 5),
+                public: Set(nodes / 4),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let txn = db.begin().await?;
+    let written = insert(&txn, runs).await?;
+    version::bump(&txn, now).await?;
+    txn.commit().await?;
     Ok(written)
 }
 

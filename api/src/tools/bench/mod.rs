@@ -15,7 +15,7 @@ use chrono::Utc;
 use entity::pnode;
 use reqwest::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue, IF_NONE_MATCH};
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -42,6 +42,17 @@ pub struct BenchArgs {
     pub concurrency: usize,
     #[command(flatten)]
     pub fleet: fleet::FleetArgs,
+    /// What to measure: the view (`views`: uncached and cached scenarios, then the fleet) or the
+    /// history endpoints (`history`, uncached).
+    #[arg(long, value_enum, default_value_t = Group::Views)]
+    pub group: Group,
+}
+
+/// A group of scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Group {
+    Views,
+    History,
 }
 
 /// How a scenario's requests are made.
@@ -56,38 +67,79 @@ enum Mode {
 }
 
 struct Scenario {
-    name: &'static str,
-    path: &'static str,
+    name: String,
+    path: String,
     gzip: bool,
     mode: Mode,
 }
 
-const fn scenario(name: &'static str, path: &'static str, gzip: bool, mode: Mode) -> Scenario {
+fn scenario(name: &str, path: &str, gzip: bool, mode: Mode) -> Scenario {
     Scenario {
-        name,
-        path,
+        name: name.to_owned(),
+        path: path.to_owned(),
         gzip,
         mode,
     }
 }
 
 /// With the view cache off: every answer read from the database.
-const UNCACHED: [Scenario; 3] = [
-    scenario("full view", "/api/pnodes", false, Mode::Load),
-    scenario("full view, gzip", "/api/pnodes", true, Mode::Load),
-    scenario("page limit=100", "/api/pnodes?limit=100", false, Mode::Load),
-];
+fn uncached() -> Vec<Scenario> {
+    vec![
+        scenario("full view", "/api/pnodes", false, Mode::Load),
+        scenario("full view, gzip", "/api/pnodes", true, Mode::Load),
+        scenario("page limit=100", "/api/pnodes?limit=100", false, Mode::Load),
+    ]
+}
 
 /// With the default cache.
-const CACHED: [Scenario; 7] = [
-    scenario("full view, cold", "/api/pnodes", false, Mode::AfterWrite),
-    scenario("full view, warm", "/api/pnodes", false, Mode::Load),
-    scenario("full view, warm, gzip", "/api/pnodes", true, Mode::Load),
-    scenario("sorted page, cold", SORTED_PAGE, false, Mode::AfterWrite),
-    scenario("sorted page, warm", SORTED_PAGE, false, Mode::Load),
-    scenario("304, full view", "/api/pnodes", true, Mode::Revalidate),
-    scenario("304, sorted page", SORTED_PAGE, true, Mode::Revalidate),
-];
+fn cached() -> Vec<Scenario> {
+    vec![
+        scenario("full view, cold", "/api/pnodes", false, Mode::AfterWrite),
+        scenario("full view, warm", "/api/pnodes", false, Mode::Load),
+        scenario("full view, warm, gzip", "/api/pnodes", true, Mode::Load),
+        scenario("sorted page, cold", SORTED_PAGE, false, Mode::AfterWrite),
+        scenario("sorted page, warm", SORTED_PAGE, false, Mode::Load),
+        scenario("304, full view", "/api/pnodes", true, Mode::Revalidate),
+        scenario("304, sorted page", SORTED_PAGE, true, Mode::Revalidate),
+    ]
+}
+
+/// The history endpoints, uncached: `pubkey` is a node of the network, `to` the window's end.
+fn history(pubkey: &str, to: chrono::DateTime<Utc>) -> Vec<Scenario> {
+    let window = |hours: i64| {
+        let at = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        format!("from={}&to={}", at(to - chrono::Duration::hours(hours)), at(to))
+    };
+    vec![
+        scenario("network now", "/api/network", false, Mode::Load),
+        scenario("a seed's view, page", "/api/seeds/1/pnodes?limit=50&sort=uptime", false, Mode::Load),
+        scenario("seeds", "/api/seeds", false, Mode::Load),
+        scenario(
+            "node history, 1 h",
+            &format!("/api/pnodes/{pubkey}/history?{}", window(1)),
+            false,
+            Mode::Load,
+        ),
+        scenario(
+            "node history, 16 h",
+            &format!("/api/pnodes/{pubkey}/history?{}", window(16)),
+            false,
+            Mode::Load,
+        ),
+        scenario(
+            "network history, 1 h",
+            &format!("/api/network/history?{}", window(1)),
+            false,
+            Mode::Load,
+        ),
+        scenario(
+            "network history, 16 h",
+            &format!("/api/network/history?{}", window(16)),
+            false,
+            Mode::Load,
+        ),
+    ]
+}
 
 const SORTED_PAGE: &str = "/api/pnodes?limit=50&offset=100&sort=uptime&order=desc";
 const WARM_UP: usize = 20;
@@ -123,11 +175,24 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         "{:<24} {:>8} {:>9} {:>9} {:>9} {:>10} {:>12}",
         "scenario", "p50 ms", "p99 ms", "max ms", "req/s", "view stmts", "bytes/req"
     );
-    for (cache, scenarios) in [("0", &UNCACHED[..]), ("64", &CACHED[..])] {
+    let groups = match args.group {
+        Group::Views => vec![("0", uncached()), ("64", cached())],
+        Group::History => {
+            let pubkey: String = pnode::Entity::find()
+                .select_only()
+                .column(pnode::Column::Pubkey)
+                .into_tuple()
+                .one(db.conn())
+                .await?
+                .context("a node")?;
+            vec![("0", history(&pubkey, Utc::now()))]
+        }
+    };
+    for (cache, scenarios) in groups {
         let server =
             ServerProcess::start(&settings.database.url, &[("PNODE_VIEW_CACHE_MB", cache)])?;
         println!("-- view cache {cache} MB");
-        for scenario in scenarios {
+        for scenario in &scenarios {
             measure(&client, &server, &db, nodes, &args, scenario).await?;
         }
         println!(
@@ -135,7 +200,7 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
             server.rss_bytes()? as f64 / (1024.0 * 1024.0)
         );
     }
-    if args.fleet.seconds > 0 {
+    if args.group == Group::Views && args.fleet.seconds > 0 {
         let server = ServerProcess::start(&settings.database.url, &[])?;
         fleet::run(&client, &server, &db, nodes, &args.fleet).await?;
     }

@@ -49,6 +49,9 @@ pub struct SimConfig {
     pub duplicate_pubkeys: usize,
     pub missing_pubkeys: usize,
     pub invalid_pubkeys: usize,
+    /// Every this many ticks each pod changes version once, and every three times as many moves
+    /// to another address (pods in turn, not all at once); 0: versions and addresses never change.
+    pub churn_every: u64,
 }
 
 impl Default for SimConfig {
@@ -62,6 +65,7 @@ impl Default for SimConfig {
             duplicate_pubkeys: 1,
             missing_pubkeys: 1,
             invalid_pubkeys: 1,
+            churn_every: 0,
         }
     }
 }

@@ -33,6 +33,9 @@ pub(super) struct Network {
     ticks: u64,
     /// Simulated seconds passed since the start.
     elapsed: u64,
+    churn_every: u64,
+    /// Where pods that move get their next (fake) gossip port.
+    moved_ports: u16,
 }
 
 /// One entry of a seed's pods answer.
@@ -99,6 +102,8 @@ impl Network {
             now,
             ticks: 0,
             elapsed: 0,
+            churn_every: config.churn_every,
+            moved_ports: 30_000,
         }
     }
 
@@ -151,6 +156,19 @@ impl Network {
         self.elapsed = self.elapsed.saturating_add(seconds);
         for node in self.pods.iter_mut().chain(&mut self.strays) {
             node.tick(seconds);
+        }
+        if self.churn_every > 0 {
+            let every = self.churn_every;
+            for (index, node) in self.pods.iter_mut().enumerate() {
+                let turn = self.ticks + index as u64;
+                if turn % every == 0 {
+                    node.change_version();
+                }
+                if turn % (3 * every) == 1 {
+                    self.moved_ports = self.moved_ports.checked_add(1).unwrap_or(30_000);
+                    node.gossip_port = self.moved_ports;
+                }
+            }
         }
     }
 

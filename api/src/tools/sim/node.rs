@@ -106,6 +106,12 @@ impl Node {
         self.current_index += 1;
     }
 
+    /// The node is updated: it reports the next version of the list (the last wraps around).
+    pub(super) fn change_version(&mut self) {
+        let now = VERSIONS.iter().position(|v| *v == self.version).unwrap_or(0);
+        self.version = VERSIONS[(now + 1) % VERSIONS.len()];
+    }
+
     /// The process starts again: cumulative counters and uptime go back to (near) zero.
     pub(super) fn restart(&mut self) {
         self.uptime = 0;
