@@ -190,13 +190,20 @@ async fn a_churning_network_leaves_version_and_address_changes_in_history(backen
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pod = &rig.sim.pods()[0];
     let history = replica
-        .get_json(&format!("/api/pnodes/{}/history?from={from}&to={to}", pod.pubkey))
+        .get_json(&format!(
+            "/api/pnodes/{}/history?from={from}&to={to}",
+            pod.pubkey
+        ))
         .await;
     let changes = history["gossip"].as_array().expect("gossip");
     let changed = |field: &str| {
         changes
             .iter()
-            .filter(|c| c["changed"].as_array().is_some_and(|f| f.iter().any(|x| x == field)))
+            .filter(|c| {
+                c["changed"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|x| x == field))
+            })
             .count()
     };
     assert!(changed("version") >= 2, "{history}");
@@ -205,7 +212,10 @@ async fn a_churning_network_leaves_version_and_address_changes_in_history(backen
         .iter()
         .map(|c| c["firstSeenAt"].as_str().expect("time"))
         .collect();
-    assert!(times.windows(2).all(|w| w[0] < w[1]), "each once, in order: {times:?}");
+    assert!(
+        times.windows(2).all(|w| w[0] < w[1]),
+        "each once, in order: {times:?}"
+    );
     assert_eq!(
         changes.last().map(|c| c["address"].clone()),
         Some(serde_json::json!(pod.address)),

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    ingestion_run as run, pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
-    pnode_stats_sample as sample, pod_credits_snapshot as credits,
+    ingestion_run as run, pnode, pnode_gossip_observation as observation,
+    pnode_seed_sighting as sighting, pnode_stats_sample as sample, pod_credits_snapshot as credits,
 };
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, EntityTrait, TransactionSession,

@@ -108,11 +108,20 @@ fn cached() -> Vec<Scenario> {
 fn history(pubkey: &str, to: chrono::DateTime<Utc>) -> Vec<Scenario> {
     let window = |hours: i64| {
         let at = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        format!("from={}&to={}", at(to - chrono::Duration::hours(hours)), at(to))
+        format!(
+            "from={}&to={}",
+            at(to - chrono::Duration::hours(hours)),
+            at(to)
+        )
     };
     vec![
         scenario("network now", "/api/network", false, Mode::Load),
-        scenario("a seed's view, page", "/api/seeds/1/pnodes?limit=50&sort=uptime", false, Mode::Load),
+        scenario(
+            "a seed's view, page",
+            "/api/seeds/1/pnodes?limit=50&sort=uptime",
+            false,
+            Mode::Load,
+        ),
         scenario("seeds", "/api/seeds", false, Mode::Load),
         scenario(
             "node history, 1 h",

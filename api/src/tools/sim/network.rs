@@ -161,7 +161,7 @@ impl Network {
             let every = self.churn_every;
             for (index, node) in self.pods.iter_mut().enumerate() {
                 let turn = self.ticks + index as u64;
-                if turn % every == 0 {
+                if turn.is_multiple_of(every) {
                     node.change_version();
                 }
                 if turn % (3 * every) == 1 {

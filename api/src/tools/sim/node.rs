@@ -108,7 +108,10 @@ impl Node {
 
     /// The node is updated: it reports the next version of the list (the last wraps around).
     pub(super) fn change_version(&mut self) {
-        let now = VERSIONS.iter().position(|v| *v == self.version).unwrap_or(0);
+        let now = VERSIONS
+            .iter()
+            .position(|v| *v == self.version)
+            .unwrap_or(0);
         self.version = VERSIONS[(now + 1) % VERSIONS.len()];
     }
 
