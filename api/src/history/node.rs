@@ -3,7 +3,7 @@
 //! (or of the node only, for its sightings).
 
 use chrono::{DateTime, Utc};
-use entity::{pnode, pnode_seed_sighting as sighting, pod_credits_snapshot as snapshot};
+use entity::{pnode_seed_sighting as sighting, pod_credits_snapshot as snapshot};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
     QuerySelect,
@@ -14,6 +14,7 @@ use super::{
     sql,
     window::Window,
 };
+use crate::view;
 
 impl WindowBody {
     pub fn of(window: &Window) -> Self {
@@ -32,14 +33,7 @@ pub async fn node_history(
     pubkey: &str,
     window: &Window,
 ) -> Result<Option<NodeHistory>, DbErr> {
-    let id: Option<i64> = pnode::Entity::find()
-        .select_only()
-        .column(pnode::Column::Id)
-        .filter(pnode::Column::Pubkey.eq(pubkey))
-        .into_tuple()
-        .one(db)
-        .await?;
-    let Some(id) = id else {
+    let Some(id) = view::id_of(db, pubkey).await? else {
         return Ok(None);
     };
     let backend = db.get_database_backend();

@@ -177,20 +177,24 @@ pub async fn seeds(db: &impl ConnectionTrait, configured: &Seeds) -> Result<Vec<
     Ok(configured.listed_with(seen))
 }
 
+/// The id of the node with this pubkey, if there is one (one statement).
+pub async fn id_of(db: &impl ConnectionTrait, pubkey: &str) -> Result<Option<i64>, DbErr> {
+    pnode::Entity::find()
+        .select_only()
+        .column(pnode::Column::Id)
+        .filter(pnode::Column::Pubkey.eq(pubkey))
+        .into_tuple()
+        .one(db)
+        .await
+}
+
 /// The node with this pubkey, if there is one (three statements when it exists).
 pub async fn find(
     db: &impl ConnectionTrait,
     pubkey: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<GlobalPnode>, DbErr> {
-    let id: Option<i64> = pnode::Entity::find()
-        .select_only()
-        .column(pnode::Column::Id)
-        .filter(pnode::Column::Pubkey.eq(pubkey))
-        .into_tuple()
-        .one(db)
-        .await?;
-    let Some(id) = id else {
+    let Some(id) = id_of(db, pubkey).await? else {
         return Ok(None);
     };
     Ok(load(db, &[id], now, &Scope::Network)
