@@ -21,6 +21,17 @@ pub struct Model {
     pub next_stats_allowed_at: Option<DateTimeUtc>,
     pub latest_credits: Option<i64>,
     pub credits_updated_at: Option<DateTimeUtc>,
+    /// When the node's newest gossip observation was made, and what it said (copies written
+    /// with that observation, cleared when retention deletes it).
+    pub gossip_observed_at: Option<DateTimeUtc>,
+    pub gossip_version: Option<String>,
+    pub gossip_is_public: Option<bool>,
+    pub gossip_storage_committed: Option<i64>,
+    pub gossip_storage_used: Option<i64>,
+    /// When the node's newest stats sample was taken, and the uptime it reported (copies
+    /// written with that sample, cleared when retention deletes it).
+    pub stats_sampled_at: Option<DateTimeUtc>,
+    pub stats_uptime_seconds: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261127_000002_create_pod_credits;
 mod m20261127_000003_create_ingestion_runs;
 mod m20261128_000004_create_data_version;
 mod m20261128_000005_add_network_figures;
+mod m20261128_000006_add_node_newest_figures;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_ingestion_runs::Migration),
             Box::new(m20261128_000004_create_data_version::Migration),
             Box::new(m20261128_000005_add_network_figures::Migration),
+            Box::new(m20261128_000006_add_node_newest_figures::Migration),
         ]
     }
 }

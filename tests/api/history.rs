@@ -281,12 +281,21 @@ async fn the_network_now_counts_versions_storage_uptime_and_credits(backend: Bac
         ("D", false, None, None, Some(true), 4_000, 40, Some(200), 1),
     ];
     for (pubkey, reachable, latest, version, public, committed, used, uptime, hours) in nodes {
+        // The node's row with the copies of its newest observation and sample, as the
+        // collector writes them beside the history rows.
         let row = insert(
             &conn,
             entity::pnode::ActiveModel {
                 reachable: Set(reachable),
                 latest_credits: Set(latest),
                 created_at: Set(now - Duration::hours(if pubkey == "A" { 2 } else { 48 })),
+                gossip_observed_at: Set(Some(now - Duration::hours(hours))),
+                gossip_version: Set(version.map(str::to_owned)),
+                gossip_is_public: Set(public),
+                gossip_storage_committed: Set(Some(committed)),
+                gossip_storage_used: Set(Some(used)),
+                stats_sampled_at: Set(uptime.map(|_| now - Duration::minutes(5))),
+                stats_uptime_seconds: Set(uptime),
                 ..node(pubkey, now)
             },
         )

@@ -7,9 +7,11 @@ use crate::helpers::{Backend, TestDb};
 on_both_backends!(
     migrations_go_up_down_and_up_again_with_every_index,
     counters_keep_64_bits_and_a_node_takes_its_history_with_it,
+    a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_arrive,
 );
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
+    "data_version",
     "pnodes",
     "pnode_gossip_observations",
     "pnode_stats_samples",
@@ -19,7 +21,15 @@ const TABLES: [&str; 7] = [
     "ingestion_run_seed_stats",
 ];
 
-const INDEXES: [(&str, &str); 9] = [
+const INDEXES: [(&str, &str); 11] = [
+    (
+        "pnode_gossip_observations",
+        "idx_pnode_gossip_observations_seed_observed",
+    ),
+    (
+        "ingestion_run_seed_stats",
+        "idx_ingestion_run_seed_stats_seed_run",
+    ),
     (
         "pnode_gossip_observations",
         "idx_pnode_gossip_observations_pnode_observed",
@@ -176,5 +186,86 @@ async fn counters_keep_64_bits_and_a_node_takes_its_history_with_it(backend: Bac
         sighting::Entity::find().count(&conn).await.expect("count"),
         0
     );
+    conn.close().await.expect("close");
+}
+
+/// Migration 6 adds copies of each node's newest observation and sample to its row, and fills
+/// them from the history already there.
+async fn a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_arrive(
+    backend: Backend,
+) {
+    use entity::{pnode, pnode_gossip_observation as observation, pnode_stats_sample as sample};
+    use sea_orm::{EntityTrait, Set};
+
+    let db = TestDb::create(&backend).await;
+    let conn = db.connect().await;
+    Migrator::up(&conn, Some(5)).await.expect("up to the fifth");
+    let now = chrono::DateTime::from_timestamp(1_765_057_753, 0).expect("a time");
+    let ago = |seconds| now - chrono::Duration::seconds(seconds);
+    // Inserted without RETURNING: the entities already know the columns still to come.
+    pnode::Entity::insert(pnode::ActiveModel {
+        id: Set(1),
+        pubkey: Set("A".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        reachable: Set(true),
+        failure_count: Set(0),
+        ..Default::default()
+    })
+    .exec_without_returning(&conn)
+    .await
+    .expect("a node");
+    for (seconds, version, public) in [(120, "0.7.3", false), (60, "0.8.0", true)] {
+        observation::Entity::insert(observation::ActiveModel {
+            pnode_id: Set(1),
+            seed_base_url: Set("http://127.0.0.1:6000".into()),
+            address: Set("127.0.0.1:9001".into()),
+            version: Set(Some(version.into())),
+            is_public: Set(Some(public)),
+            storage_used: Set(Some(seconds)),
+            observed_at: Set(ago(seconds)),
+            ..Default::default()
+        })
+        .exec_without_returning(&conn)
+        .await
+        .expect("an observation");
+        sample::Entity::insert(sample::ActiveModel {
+            pnode_id: Set(1),
+            sampled_at: Set(ago(seconds)),
+            uptime_seconds: Set(Some(1_000 - seconds)),
+            ..Default::default()
+        })
+        .exec_without_returning(&conn)
+        .await
+        .expect("a sample");
+    }
+
+    Migrator::up(&conn, None).await.expect("up");
+
+    let node = pnode::Entity::find_by_id(1)
+        .one(&conn)
+        .await
+        .expect("query")
+        .expect("the node");
+    assert_eq!(
+        (
+            node.gossip_observed_at,
+            node.gossip_version.as_deref(),
+            node.gossip_is_public,
+            node.gossip_storage_used,
+            node.stats_sampled_at,
+            node.stats_uptime_seconds,
+        ),
+        (
+            Some(ago(60)),
+            Some("0.8.0"),
+            Some(true),
+            Some(60),
+            Some(ago(60)),
+            Some(940)
+        ),
+        "the newest observation's and sample's figures"
+    );
+    Migrator::down(&conn, Some(1)).await.expect("down one");
     conn.close().await.expect("close");
 }

@@ -169,6 +169,54 @@ async fn the_network_history_follows_real_cycles(backend: Backend) {
     assert_eq!(network["reachable"], public);
     assert_eq!(network["seenInLastCycle"], pods.len());
     assert_eq!(network["lastCycle"]["public"], public);
+
+    // The summary reads the copies the collector keeps on each node's row; the view reads the
+    // history itself. They agree.
+    let view = replica.get_json("/api/pnodes").await;
+    let nodes = view["globalPnodes"].as_array().expect("nodes");
+    let sum = |field: &str| nodes.iter().filter_map(|n| n[field].as_i64()).sum::<i64>();
+    assert_eq!(
+        network["storage"]["committedBytes"],
+        sum("storageCommitted")
+    );
+    assert_eq!(network["storage"]["usedBytes"], sum("storageUsed"));
+    assert_eq!(
+        network["public"],
+        nodes.iter().filter(|n| n["isPublic"] == true).count()
+    );
+    let mut versions: Vec<(Value, u64)> = network["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| (v["version"].clone(), v["nodes"].as_u64().expect("count")))
+        .collect();
+    versions.sort_by_key(|(v, _)| v.to_string());
+    let mut from_view: std::collections::BTreeMap<String, (Value, u64)> = Default::default();
+    for node in nodes {
+        let version = node["latestVersion"].clone();
+        from_view
+            .entry(version.to_string())
+            .or_insert((version, 0))
+            .1 += 1;
+    }
+    assert_eq!(versions, from_view.into_values().collect::<Vec<_>>());
+
+    // Retention keeping no observation: the copies go with the rows, in the summary as in the
+    // view.
+    let nothing_kept = pnode_api::config::RetentionSettings {
+        observations: std::time::Duration::ZERO,
+        ..pnode_api::config::RetentionSettings::default()
+    };
+    pnode_api::collector::retention::prune(&rig.conn, &nothing_kept, rig.clock.now(), 1000)
+        .await
+        .expect("prune");
+    let network = replica.get_json("/api/network").await;
+    assert_eq!(network["storage"]["committedBytes"], 0);
+    assert_eq!(network["public"], 0);
+    assert_eq!(
+        network["versions"],
+        serde_json::json!([{"version": null, "nodes": pods.len()}])
+    );
 }
 
 /// The demo's network changes versions and addresses as time passes (`churn_every`): collected

@@ -59,19 +59,34 @@ where
     let txn = db.begin().await?;
     let mut ids = HashMap::with_capacity(pods.len());
     for chunk in pods.chunks(ROWS_PER_STATEMENT) {
-        let nodes = chunk.iter().map(|(pubkey, _)| pnode::ActiveModel {
+        // The node's newest gossip figures go on its row with the observation they come from:
+        // within a cycle every answer has the same time, and the last one written is the newest
+        // (the view's tie-break too).
+        let nodes = chunk.iter().map(|(pubkey, pod)| pnode::ActiveModel {
             pubkey: Set(pubkey.clone()),
             created_at: Set(now),
             updated_at: Set(now),
             reachable: Set(false),
             failure_count: Set(0),
+            gossip_observed_at: Set(Some(now)),
+            gossip_version: Set(pod.version.clone()),
+            gossip_is_public: Set(pod.is_public),
+            gossip_storage_committed: Set(storage(pod.storage_committed)),
+            gossip_storage_used: Set(storage(pod.storage_used)),
             ..Default::default()
         });
         // A known pubkey "conflicts" and is updated, so RETURNING gives every node's id.
         let upserted = pnode::Entity::insert_many(nodes)
             .on_conflict(
                 OnConflict::column(pnode::Column::Pubkey)
-                    .update_column(pnode::Column::UpdatedAt)
+                    .update_columns([
+                        pnode::Column::UpdatedAt,
+                        pnode::Column::GossipObservedAt,
+                        pnode::Column::GossipVersion,
+                        pnode::Column::GossipIsPublic,
+                        pnode::Column::GossipStorageCommitted,
+                        pnode::Column::GossipStorageUsed,
+                    ])
                     .to_owned(),
             )
             .exec_with_returning(&txn)
@@ -111,6 +126,11 @@ where
     Ok(ids)
 }
 
+/// A byte count as stored: one past i64::MAX is left out rather than wrapped.
+fn storage(bytes: Option<u64>) -> Option<i64> {
+    bytes.and_then(|v| i64::try_from(v).ok())
+}
+
 fn observation_row(
     pnode_id: i64,
     seed: &str,
@@ -126,8 +146,8 @@ fn observation_row(
         observed_at: Set(now),
         is_public: Set(pod.is_public),
         rpc_port: Set(pod.rpc_port.map(i32::from)),
-        storage_committed: Set(pod.storage_committed.and_then(|v| i64::try_from(v).ok())),
-        storage_used: Set(pod.storage_used.and_then(|v| i64::try_from(v).ok())),
+        storage_committed: Set(storage(pod.storage_committed)),
+        storage_used: Set(storage(pod.storage_used)),
         storage_usage_percent: Set(pod.storage_usage_percent),
         uptime_seconds: Set(pod.uptime.and_then(|v| i64::try_from(v).ok())),
         ..Default::default()

@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    ingestion_run as run, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
-    pnode_stats_sample as sample, pod_credits_snapshot as snapshot,
+    ingestion_run as run, pnode, pnode_gossip_observation as observation,
+    pnode_seed_sighting as sighting, pnode_stats_sample as sample,
+    pod_credits_snapshot as snapshot,
 };
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, TransactionSession,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    TransactionSession, TransactionTrait, Value,
     sea_query::{DynIden, Expr, ExprTrait, IntoIden, Query},
 };
 
@@ -104,6 +105,29 @@ where
         snapshot::Column::ObservedAt,
         &[snapshot::Column::Id],
     );
+    // A node's row keeps a copy of its newest observation and sample: when retention deletes
+    // them, the copy goes too, so that a node shows nothing retention no longer keeps.
+    forget_copies(
+        db,
+        pnode::Column::GossipObservedAt,
+        &[
+            (pnode::Column::GossipVersion, Value::String(None)),
+            (pnode::Column::GossipIsPublic, Value::Bool(None)),
+            (pnode::Column::GossipStorageCommitted, Value::BigInt(None)),
+            (pnode::Column::GossipStorageUsed, Value::BigInt(None)),
+        ],
+        before(windows.observations),
+        now,
+    )
+    .await?;
+    forget_copies(
+        db,
+        pnode::Column::StatsSampledAt,
+        &[(pnode::Column::StatsUptimeSeconds, Value::BigInt(None))],
+        before(windows.stats),
+        now,
+    )
+    .await?;
     Ok(Pruned {
         observations: delete_older(db, &observations, before(windows.observations), batch, now)
             .await?,
@@ -112,6 +136,35 @@ where
         runs: delete_older(db, &runs, before(windows.runs), batch, now).await?,
         credits: delete_older(db, &credits, before(windows.credits), batch, now).await?,
     })
+}
+
+/// Clears, on every node's row, the copy (`time` and the typed nulls of `columns`) of a history
+/// row older than `cutoff`, in one transaction with the data version when any changed.
+async fn forget_copies<C>(
+    db: &C,
+    time: pnode::Column,
+    columns: &[(pnode::Column, Value)],
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
+    let mut update =
+        pnode::Entity::update_many().col_expr(time, Expr::value(Option::<DateTime<Utc>>::None));
+    for (column, null) in columns {
+        update = update.col_expr(*column, Expr::value(null.clone()));
+    }
+    let cleared = update
+        .filter(time.lt(cutoff))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if cleared > 0 {
+        version::bump(&txn, now).await?;
+    }
+    txn.commit().await
 }
 
 /// Deletes `batch` rows at a time until a batch comes back short. Each batch commits on its own

@@ -9,7 +9,8 @@ use entity::{pnode, pnode_stats_sample as sample};
 use futures_util::{StreamExt, stream};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
-    TransactionTrait, sea_query::Expr,
+    TransactionTrait,
+    sea_query::{CaseStatement, Expr},
 };
 
 use super::samples;
@@ -150,8 +151,25 @@ where
             .await?;
     }
 
+    // Each node's newest sample's uptime goes on its row with the sample.
+    let uptimes: HashMap<i64, Option<i64>> = rows
+        .iter()
+        .filter_map(|row| {
+            let id = *row.pnode_id.try_as_ref()?;
+            Some((id, row.uptime_seconds.try_as_ref().copied().flatten()))
+        })
+        .collect();
     for chunk in answered.chunks(ROWS_PER_STATEMENT) {
+        let uptime = chunk
+            .iter()
+            .fold(CaseStatement::new(), |case, id| {
+                let uptime = uptimes.get(id).copied().flatten();
+                case.case(pnode::Column::Id.eq(*id), Expr::value(uptime))
+            })
+            .finally(Expr::value(Option::<i64>::None));
         pnode::Entity::update_many()
+            .col_expr(pnode::Column::StatsSampledAt, Expr::value(now))
+            .col_expr(pnode::Column::StatsUptimeSeconds, uptime.into())
             .col_expr(pnode::Column::Reachable, Expr::value(true))
             .col_expr(pnode::Column::FailureCount, Expr::value(0_i64))
             .col_expr(pnode::Column::LastStatsAttemptAt, Expr::value(now))

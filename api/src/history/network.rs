@@ -1,16 +1,13 @@
-//! The network now (one statement over every node's newest rows, so its cost is flat in the
-//! depth of history; aggregated here) and cycle by cycle (downsampled in the database).
+//! The network now (one statement over the nodes' own rows, which keep copies of their newest
+//! observation and sample, so its cost is flat in the depth of history; aggregated here) and
+//! cycle by cycle (downsampled in the database).
 
 use std::{cmp::Ordering, collections::BTreeMap};
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{
-    ingestion_run as run, pnode, pnode_gossip_observation as observation,
-    pnode_stats_sample as sample,
-};
+use entity::{ingestion_run as run, pnode};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
-    sea_query::Query,
+    ColumnTrait, ConnectionTrait, DbErr, DerivePartialModel, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -20,14 +17,7 @@ use super::{
     sql,
     window::Window,
 };
-use crate::{
-    timestamp,
-    view::{
-        self,
-        query::Scope,
-        sql::{NODE, OBSERVATION, SAMPLE},
-    },
-};
+use crate::{timestamp, view};
 
 /// How many credits leaders `/api/network` lists.
 const TOP: usize = 10;
@@ -48,7 +38,7 @@ pub struct NetworkSummary {
     pub versions: Vec<VersionCount>,
     /// Storage over every node's newest observation.
     pub storage: Storage,
-    /// Uptime of the nodes' shown stats samples; null without any.
+    /// Uptime that each node's newest stats sample reported; null without any.
     #[schema(required = true)]
     pub uptime_seconds: Option<Spread>,
     pub credits: Credits,
@@ -131,22 +121,25 @@ pub struct LastCycle {
     pub stats_succeeded: i64,
 }
 
-/// One node's figures that the summary reads.
-#[derive(Debug)]
+/// One node's figures that the summary reads: all on its own row (the collector keeps copies
+/// of its newest observation and sample there), so the summary reads one row per node, whatever
+/// the depth of history.
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "pnode::Entity")]
 struct NodeRow {
     pubkey: String,
     reachable: bool,
-    credits: Option<i64>,
+    latest_credits: Option<i64>,
     created_at: DateTime<Utc>,
-    version: Option<String>,
-    public: bool,
-    committed: Option<i64>,
-    used: Option<i64>,
-    observed_at: Option<DateTime<Utc>>,
-    uptime: Option<i64>,
+    gossip_version: Option<String>,
+    gossip_is_public: Option<bool>,
+    gossip_storage_committed: Option<i64>,
+    gossip_storage_used: Option<i64>,
+    gossip_observed_at: Option<DateTime<Utc>>,
+    stats_uptime_seconds: Option<i64>,
 }
 
-/// The network now, as of `now` (two statements: the newest cycle, and every node's newest rows).
+/// The network now, as of `now` (two statements: the newest cycle, and every node's row).
 pub async fn network_summary(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -156,41 +149,11 @@ pub async fn network_summary(
         .order_by_desc(run::Column::Id)
         .one(db)
         .await?;
-    let backend = db.get_database_backend();
-    let mut select = Query::select();
-    select
-        .column((NODE, pnode::Column::Pubkey))
-        .column((NODE, pnode::Column::Reachable))
-        .column((NODE, pnode::Column::LatestCredits))
-        .column((NODE, pnode::Column::CreatedAt))
-        .column((OBSERVATION, observation::Column::Version))
-        .column((OBSERVATION, observation::Column::IsPublic))
-        .column((OBSERVATION, observation::Column::StorageCommitted))
-        .column((OBSERVATION, observation::Column::StorageUsed))
-        .column((OBSERVATION, observation::Column::ObservedAt))
-        .column((SAMPLE, sample::Column::UptimeSeconds))
-        .from_as(pnode::Entity, NODE);
-    view::sql::with_latest(backend, &mut select, &Scope::Network);
-    let rows = db.query_all_raw(backend.build(&select)).await?;
-    let nodes = rows.iter().map(node_row).collect::<Result<Vec<_>, _>>()?;
+    let nodes = pnode::Entity::find()
+        .into_partial_model::<NodeRow>()
+        .all(db)
+        .await?;
     Ok(summarize(&nodes, last, now))
-}
-
-fn node_row(row: &QueryResult) -> Result<NodeRow, DbErr> {
-    Ok(NodeRow {
-        pubkey: row.try_get("", "pubkey")?,
-        reachable: row.try_get("", "reachable")?,
-        credits: row.try_get("", "latest_credits")?,
-        created_at: row.try_get("", "created_at")?,
-        version: row.try_get("", "version")?,
-        public: row
-            .try_get::<Option<bool>>("", "is_public")?
-            .unwrap_or(false),
-        committed: row.try_get("", "storage_committed")?,
-        used: row.try_get("", "storage_used")?,
-        observed_at: row.try_get("", "observed_at")?,
-        uptime: row.try_get("", "uptime_seconds")?,
-    })
 }
 
 fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) -> NetworkSummary {
@@ -198,11 +161,11 @@ fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) ->
     let day_ago = now - Duration::hours(24);
     // Observations of a cycle carry its start as their time.
     let seen_in_last_cycle = last.as_ref().map_or(0, |last| {
-        count(&|n| n.observed_at.is_some_and(|at| at >= last.started_at))
+        count(&|n| n.gossip_observed_at.is_some_and(|at| at >= last.started_at))
     });
     let mut versions: BTreeMap<Option<String>, u64> = BTreeMap::new();
     for node in nodes {
-        *versions.entry(node.version.clone()).or_default() += 1;
+        *versions.entry(node.gossip_version.clone()).or_default() += 1;
     }
     let mut versions: Vec<VersionCount> = versions
         .into_iter()
@@ -214,28 +177,34 @@ fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) ->
         (None, Some(_)) => Ordering::Greater,
         (Some(_), None) => Ordering::Less,
     });
-    let uptimes: Vec<i64> = nodes.iter().filter_map(|n| n.uptime).collect();
-    let mut leaders: Vec<&NodeRow> = nodes.iter().filter(|n| n.credits.is_some()).collect();
+    let uptimes: Vec<i64> = nodes
+        .iter()
+        .filter_map(|n| n.stats_uptime_seconds)
+        .collect();
+    let mut leaders: Vec<&NodeRow> = nodes
+        .iter()
+        .filter(|n| n.latest_credits.is_some())
+        .collect();
     leaders.sort_by(|a, b| {
-        b.credits
-            .cmp(&a.credits)
+        b.latest_credits
+            .cmp(&a.latest_credits)
             .then_with(|| a.pubkey.cmp(&b.pubkey))
     });
-    let credits: Vec<i64> = leaders.iter().filter_map(|n| n.credits).collect();
+    let credits: Vec<i64> = leaders.iter().filter_map(|n| n.latest_credits).collect();
     NetworkSummary {
         nodes: nodes.len() as u64,
         reachable: count(&|n| n.reachable),
-        public: count(&|n| n.public),
+        public: count(&|n| n.gossip_is_public.unwrap_or(false)),
         seen_in_last_cycle,
         versions,
         storage: Storage {
             committed_bytes: nodes
                 .iter()
-                .filter_map(|n| n.committed)
+                .filter_map(|n| n.gossip_storage_committed)
                 .fold(0, i64::saturating_add),
             used_bytes: nodes
                 .iter()
-                .filter_map(|n| n.used)
+                .filter_map(|n| n.gossip_storage_used)
                 .fold(0, i64::saturating_add),
         },
         uptime_seconds: spread(uptimes),
@@ -249,13 +218,13 @@ fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) ->
                 .filter_map(|n| {
                     Some(CreditsLeader {
                         pubkey: n.pubkey.clone(),
-                        credits: n.credits?,
+                        credits: n.latest_credits?,
                     })
                 })
                 .collect(),
         },
         first_seen_last_24h: count(&|n| n.created_at >= day_ago),
-        gone_last_24h: count(&|n| n.observed_at.is_none_or(|at| at < day_ago)),
+        gone_last_24h: count(&|n| n.gossip_observed_at.is_none_or(|at| at < day_ago)),
         last_cycle: last.map(|run| LastCycle {
             id: run.id,
             started_at: run.started_at,

@@ -51,6 +51,12 @@ pub struct Written {
 /// Nodes whose rows go in one transaction.
 const NODES_PER_TRANSACTION: usize = 500;
 const SEEN_EVERY: i64 = 60;
+const STORAGE_COMMITTED: i64 = 183_000_000_000;
+
+/// Bytes a node uses at its `j`-th observation.
+fn storage_used(j: i64) -> i64 {
+    94_633 + j * 1000
+}
 const VERSIONS: [&str; 6] = [
     "0.7.3",
     "0.8.0",
@@ -187,6 +193,10 @@ impl Rows {
         let first_seen = now - Duration::seconds(SEEN_EVERY * depth);
         let failures = if reachable { 0 } else { rng.below(6) as i64 };
         let credits_now = rng.below(10_000) as i64;
+        let uptime = rng.below(1_000_000) as i64;
+        let samples = i64::from(spec.samples_per_node);
+        // The newest observation's and sample's figures, as the collector copies them.
+        let (newest_observed, newest_sampled) = (depth > 0, samples > 0);
 
         self.nodes.push(pnode::ActiveModel {
             id: Set(id),
@@ -200,9 +210,15 @@ impl Rows {
             next_stats_allowed_at: Set(Some(now + Duration::seconds(60 << failures.min(5)))),
             latest_credits: Set(Some(credits_now)),
             credits_updated_at: Set(Some(now - Duration::hours(1))),
+            gossip_observed_at: Set(newest_observed.then_some(now)),
+            gossip_version: Set(newest_observed.then(|| version.to_owned())),
+            gossip_is_public: Set(newest_observed.then_some(public)),
+            gossip_storage_committed: Set(newest_observed.then_some(STORAGE_COMMITTED)),
+            gossip_storage_used: Set(newest_observed.then(|| storage_used(depth - 1))),
+            stats_sampled_at: Set(newest_sampled.then(|| now - Duration::seconds(SEEN_EVERY))),
+            stats_uptime_seconds: Set(newest_sampled.then(|| uptime + SEEN_EVERY * (samples - 1))),
         });
 
-        let uptime = rng.below(1_000_000) as i64;
         let mut seen_by: Vec<(usize, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
         for j in 0..depth {
             let observed_at = first_seen + Duration::seconds(SEEN_EVERY * (j + 1));
@@ -220,9 +236,11 @@ impl Rows {
                 observed_at: Set(observed_at),
                 is_public: Set(Some(public)),
                 rpc_port: Set(Some(6000)),
-                storage_committed: Set(Some(183_000_000_000)),
-                storage_used: Set(Some(94_633 + j * 1000)),
-                storage_usage_percent: Set(Some((94_633 + j * 1000) as f64 / 183e9 * 100.0)),
+                storage_committed: Set(Some(STORAGE_COMMITTED)),
+                storage_used: Set(Some(storage_used(j))),
+                storage_usage_percent: Set(Some(
+                    storage_used(j) as f64 / STORAGE_COMMITTED as f64 * 100.0,
+                )),
                 uptime_seconds: Set(Some(uptime + SEEN_EVERY * j)),
                 ..Default::default()
             });
@@ -239,7 +257,6 @@ impl Rows {
                     }),
             );
 
-        let samples = i64::from(spec.samples_per_node);
         let (mut received, mut sent, mut bytes) = (0_i64, 0_i64, 0_i64);
         for j in 0..samples {
             let sampled_at = now - Duration::seconds(SEEN_EVERY * (samples - j));
