@@ -80,6 +80,33 @@ pub struct HttpSettings {
         global = true
     )]
     pub cors_origins: CorsOrigins,
+
+    /// How long a client may accept no bytes of an answer before its connection is dropped,
+    /// e.g. "30s" (a client that stops reading holds nothing for longer).
+    #[arg(long = "http-write-timeout", env = "PNODE_HTTP_WRITE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub write_timeout: Duration,
+
+    /// How long a request's head (request line and headers) may take to arrive; 408 after it.
+    #[arg(long = "http-request-timeout", env = "PNODE_HTTP_REQUEST_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// How long an idle keep-alive connection is kept open.
+    #[arg(long = "http-keep-alive", env = "PNODE_HTTP_KEEP_ALIVE", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub keep_alive: Duration,
+
+    /// Full views (every node in one answer) computed at once; answers already cached take none.
+    #[arg(
+        long = "full-view-concurrency",
+        env = "PNODE_FULL_VIEW_CONCURRENCY",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u16).range(1..),
+        global = true
+    )]
+    pub full_view_concurrency: u16,
+
+    /// How long a full view waits for its turn before it is answered 503 with `Retry-After`.
+    #[arg(long = "full-view-wait", env = "PNODE_FULL_VIEW_WAIT", default_value = "2s", value_parser = humantime::parse_duration, global = true)]
+    pub full_view_wait: Duration,
 }
 
 /// Who may call the API from a browser on another origin.
@@ -146,6 +173,7 @@ pub struct CollectorSettings {
     #[arg(
         long = "credits-url",
         env = "PNODE_CREDITS_URL",
+        hide_env_values = true,
         default_value = "",
         global = true
     )]
@@ -186,10 +214,12 @@ pub struct RetentionSettings {
 /// Where the data lives and how many connections may reach it.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
-    /// sqlite://FILE?mode=rwc (embedded, the default) or postgres://USER@HOST/DB.
+    /// sqlite://FILE?mode=rwc (embedded, the default) or postgres://USER[:PASSWORD]@HOST/DB.
+    /// Its value is never shown by `--help` nor written to the logs with its password.
     #[arg(
         long = "database-url",
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://pnodes.db?mode=rwc",
         global = true
     )]

@@ -15,6 +15,10 @@ use crate::{db, params::InvalidParameter, view::ViewError};
 /// How long a client is asked to wait before retrying a 503, in seconds.
 const RETRY_AFTER_SECONDS: &str = "5";
 
+/// The longest error message sent: a message that quotes client input quotes a prefix of it
+/// (see `params::excerpt`), and anything longer is cut here.
+const MAX_MESSAGE_BYTES: usize = 300;
+
 /// A `Result` whose error is answered as JSON.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -27,6 +31,16 @@ pub struct ErrorBody {
     /// What went wrong, for a program: a stable snake_case code.
     #[schema(example = "invalid_parameter")]
     pub code: String,
+}
+
+impl ErrorBody {
+    /// A body with `error` cut to [`MAX_MESSAGE_BYTES`].
+    pub fn new(error: String, code: String) -> Self {
+        Self {
+            error: cut(error, MAX_MESSAGE_BYTES),
+            code,
+        }
+    }
 }
 
 /// Everything an endpoint can answer other than success.
@@ -42,7 +56,11 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     /// The path exists, but not for this method.
-    #[error("method {method} is not allowed here; allowed: {}", allowed_list(.allowed))]
+    #[error(
+        "method {} is not allowed here; allowed: {}",
+        crate::params::excerpt(.method.as_str()),
+        allowed_list(.allowed)
+    )]
     MethodNotAllowed {
         method: Method,
         allowed: Vec<Method>,
@@ -50,6 +68,9 @@ pub enum ApiError {
     /// A dependency (the database) cannot serve now; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many full views are being computed; retrying later may work.
+    #[error(transparent)]
+    Overloaded(#[from] crate::overload::Busy),
     /// A database failure: logged, answered generically; 503 when the database is unavailable
     /// (see `db::is_unavailable`), else 500.
     #[error("{}", if db::is_unavailable(.0) { "the database is unavailable; retry later" } else { "internal error" })]
@@ -68,6 +89,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
+            Self::Overloaded(_) => "overloaded",
             Self::Database(err) if db::is_unavailable(err) => "unavailable",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
@@ -97,7 +119,7 @@ impl ResponseError for ApiError {
             Self::InvalidParameter(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(err) if db::is_unavailable(err) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,10 +137,7 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
-        response.json(ErrorBody {
-            error: self.to_string(),
-            code: self.code().to_owned(),
-        })
+        response.json(ErrorBody::new(self.to_string(), self.code().to_owned()))
     }
 }
 
@@ -128,6 +147,7 @@ impl From<ViewError> for ApiError {
             ViewError::Database(err) => Self::Database(err),
             ViewError::NotFound(what) => Self::NotFound(what),
             ViewError::Shared(shared) => shared.into(),
+            ViewError::Busy(busy) => Self::Overloaded(busy),
             other => Self::Internal(other.into()),
         }
     }
@@ -140,9 +160,23 @@ impl From<Arc<ViewError>> for ApiError {
             ViewError::Database(db) => Self::Database(db.clone()),
             ViewError::NotFound(what) => Self::NotFound(what.clone()),
             ViewError::Shared(shared) => Arc::clone(shared).into(),
+            ViewError::Busy(busy) => Self::Overloaded(busy.clone()),
             other => Self::Internal(anyhow::anyhow!("{other}")),
         }
     }
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), with `…` when cut.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let end = (0..=max)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 fn allowed_list(methods: &[Method]) -> String {

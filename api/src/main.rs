@@ -1,7 +1,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pnode_api::cli::{self, Cli};
+use pnode_api::{
+    cli::{self, Cli},
+    redact,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -9,7 +12,7 @@ async fn main() -> ExitCode {
     match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("pnode-api: {err:#}");
+            eprintln!("pnode-api: {}", redact::url_passwords(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

@@ -49,9 +49,10 @@ impl Modify for SharedResponses {
         for (name, description) in [
             (
                 "Refused",
-                "The request cannot be served as sent: 404 for an unknown path, 405 (with \
-                 `Allow`) for another method, 408, 413 or 431 for a request the server will not \
-                 read",
+                "The request cannot be served as sent: 400 for a request that is not HTTP/1.1 \
+                 or whose head is too large, 404 for an unknown path, 405 (with `Allow`) for \
+                 another method, 408 for a head that did not arrive in time, 413 or 431 for a \
+                 request the server will not read",
             ),
             (
                 "Internal",
@@ -59,7 +60,9 @@ impl Modify for SharedResponses {
             ),
             (
                 "Unavailable",
-                "The database is unavailable; retry later (see `Retry-After`)",
+                "The database is unavailable (code `unavailable`), or, for a full view, the \
+                 server is computing as many as it may (code `overloaded`); retry later (see \
+                 `Retry-After`)",
             ),
         ] {
             components

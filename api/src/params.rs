@@ -23,6 +23,21 @@ impl InvalidParameter {
     }
 }
 
+/// Characters of a bad value quoted back in an error message.
+const EXCERPT_CHARS: usize = 40;
+
+/// `value` quoted for an error message: its first characters, and `…` when there are more (a
+/// client's input is echoed bounded, whatever its length).
+pub fn excerpt(value: &str) -> String {
+    let mut chars = value.chars();
+    let shown: String = chars.by_ref().take(EXCERPT_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{shown:?}…")
+    } else {
+        format!("{shown:?}")
+    }
+}
+
 /// `None` for an absent or blank value.
 pub fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
@@ -62,7 +77,7 @@ pub fn boolean(parameter: &'static str, value: &str) -> Result<bool, InvalidPara
         "false" => Ok(false),
         other => Err(InvalidParameter::new(
             parameter,
-            format!("must be true or false, not {other:?}"),
+            format!("must be true or false, not {}", excerpt(other)),
         )),
     }
 }
@@ -81,7 +96,10 @@ pub fn integer(
         .ok_or_else(|| {
             InvalidParameter::new(
                 parameter,
-                format!("must be an integer from {min} to {max}, not {value:?}"),
+                format!(
+                    "must be an integer from {min} to {max}, not {}",
+                    excerpt(value)
+                ),
             )
         })
 }
@@ -100,7 +118,11 @@ pub fn one_of<T: Copy>(
             let names: Vec<_> = choices.iter().map(|(name, _)| *name).collect();
             InvalidParameter::new(
                 parameter,
-                format!("must be one of {}, not {value:?}", names.join(", ")),
+                format!(
+                    "must be one of {}, not {}",
+                    names.join(", "),
+                    excerpt(value)
+                ),
             )
         })
 }
@@ -113,11 +135,11 @@ pub fn timestamp(
     chrono::DateTime::parse_from_rfc3339(value)
         .map(|time| time.to_utc())
         .map_err(|err| {
-            let shown: String = value.chars().take(64).collect();
             InvalidParameter::new(
                 parameter,
                 format!(
-                    "must be an RFC 3339 time like 2025-12-06T21:49:13Z, not {shown:?} ({err})"
+                    "must be an RFC 3339 time like 2025-12-06T21:49:13Z, not {} ({err})",
+                    excerpt(value)
                 ),
             )
         })
@@ -144,5 +166,16 @@ mod tests {
             r#"parameter `order` must be one of asc, desc, not "up""#
         );
         assert_eq!(integer("offset", "20", 0, 30), Ok(20));
+    }
+
+    #[test]
+    fn a_long_value_is_quoted_by_its_start_only() {
+        let long = "x".repeat(10_000);
+        let message = integer("limit", &long, 1, 1000)
+            .expect_err("not a number")
+            .to_string();
+        assert!(message.len() < 120, "{message}");
+        assert!(message.ends_with("xxx\"…"), "{message}");
+        assert_eq!(excerpt("é".repeat(41).as_str()).chars().count(), 43);
     }
 }

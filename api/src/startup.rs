@@ -4,10 +4,10 @@ use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
 
 use actix_cors::Cors;
 use actix_web::{
-    App, HttpServer,
+    App,
     dev::Server,
     http::header,
-    middleware::{Compress, Condition, DefaultHeaders, from_fn},
+    middleware::{Compress, Condition, DefaultHeaders, ErrorHandlers, from_fn},
     web::{self, JsonConfig, PathConfig, QueryConfig},
 };
 use tokio::{sync::watch, task::JoinHandle};
@@ -22,12 +22,14 @@ use crate::{
     config::{CollectorSettings, CorsOrigins, Settings},
     db::Database,
     error::extractor_error,
-    http,
+    http::{self, edge},
     memory::{self, MemoryProbe},
     metrics::{self, Metrics},
     openapi,
+    overload::FullViewGate,
     request_id::{self, echo_request_id},
     routes::{self, fallback::RouteTable},
+    server::{self, ServerOptions, connection::ConnectionMetrics},
     state::AppState,
 };
 
@@ -73,8 +75,13 @@ impl Application {
                     &settings.database.url,
                 )
             });
+        let full_views = Arc::new(FullViewGate::new(
+            usize::from(settings.http.full_view_concurrency),
+            settings.http.full_view_wait,
+        ));
         let cache = Arc::new(ViewCache::new(
             settings.http.view_cache_mb.saturating_mul(memory::MB),
+            Arc::clone(&full_views),
         ));
         let mut metrics = Metrics::new();
         metrics.register_prefixed("pnode_view_cache", |registry| {
@@ -85,6 +92,10 @@ impl Application {
                 collector.metrics().register(registry);
             });
         }
+        metrics.register_prefixed("pnode_full_views", |registry| {
+            full_views.register(registry);
+        });
+        let connections = metrics.http.connections.clone();
         let probe = Arc::new(MemoryProbe::from_settings(&settings.memory)?);
         let server = http_server(
             listener,
@@ -95,12 +106,14 @@ impl Application {
                 cycle_stale_after: cycle_stale_after(&settings.collector),
                 memory: Arc::clone(&probe),
                 cache,
+                full_views,
                 clock_step: kept_for(settings.collector.interval),
                 answer_flavor: http::flavor(&format!("{:?}", settings.seeds)),
                 node_history_limit: kept_for(settings.collector.retention.stats),
                 network_history_limit: kept_for(settings.collector.retention.runs),
             },
             metrics,
+            connections,
         )?;
         let memory_monitor = memory::spawn_monitor(probe, &settings.memory);
         let collector = collector.map(|collector| {
@@ -174,13 +187,14 @@ fn http_server(
     settings: &Settings,
     state: AppState,
     metrics: Metrics,
+    connections: ConnectionMetrics,
 ) -> anyhow::Result<Server> {
     let doc = openapi::document();
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
     let state = web::Data::new(state);
     let metrics = web::Data::new(metrics);
     let cors_origins = settings.http.cors_origins.clone();
-    let mut server = HttpServer::new(move || {
+    let make_app = move || {
         App::new()
             .into_utoipa_app()
             .app_data(state.clone())
@@ -191,26 +205,44 @@ fn http_server(
             .app_data(JsonConfig::default().error_handler(extractor_error))
             .configure(routes::configure)
             .map(|app| {
-                app.service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", doc.clone()))
-                    .service(web::redirect("/docs", "/docs/"))
-                    .default_service(web::to(routes::fallback::not_found))
-                    .wrap(from_fn(echo_request_id))
-                    // Outside `Compress`, so that it only adds `Vary` where `Compress` did not.
-                    .wrap(Compress::default())
-                    .wrap(DefaultHeaders::new().add((header::VARY, "Accept-Encoding")))
-                    .wrap(cors(&cors_origins))
-                    .wrap(from_fn(metrics::http::track))
-                    .wrap(TracingLogger::default())
+                app.service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .url("/api/openapi.json", doc.clone())
+                        // The online validator would send the document to swagger.io.
+                        .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+                )
+                .service(web::redirect("/docs", "/docs/"))
+                .default_service(web::to(routes::fallback::not_found))
+                .wrap(from_fn(edge::head_as_get))
+                .wrap(from_fn(echo_request_id))
+                // Outside `Compress`, so that it only adds `Vary` where `Compress` did not.
+                .wrap(Compress::default())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::VARY, "Accept-Encoding"))
+                        .add(edge::NOSNIFF),
+                )
+                .wrap(cors(&cors_origins))
+                // Outside CORS, whose refusals are text.
+                .wrap(ErrorHandlers::new().default_handler(edge::json_error))
+                .wrap(from_fn(metrics::http::track))
+                .wrap(TracingLogger::default())
             })
             .into_app()
-    })
-    .disable_signals()
-    .shutdown_timeout(whole_seconds(settings.shutdown_timeout));
-    if let Some(workers) = settings.workers {
-        server = server.workers(workers);
-    }
+    };
     let addr = listener.local_addr()?;
-    let server = server.listen(listener)?.run();
+    let server = server::serve(
+        listener,
+        ServerOptions {
+            workers: settings.workers,
+            shutdown_timeout: settings.shutdown_timeout,
+            request_timeout: settings.http.request_timeout,
+            keep_alive: settings.http.keep_alive,
+            write_timeout: settings.http.write_timeout,
+            metrics: connections,
+        },
+        make_app,
+    )?;
     tracing::info!(%addr, allocator = allocator::NAME, "listening");
     Ok(server)
 }
@@ -251,9 +283,4 @@ fn cycle_stale_after(collector: &CollectorSettings) -> chrono::Duration {
 /// A retention window as a chrono duration (a window too long for chrono: 100 years).
 fn kept_for(window: Duration) -> chrono::Duration {
     chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(36_500))
-}
-
-/// actix takes the shutdown timeout in whole seconds; round up so that "500ms" still waits.
-fn whole_seconds(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::{cache::ViewCache, db::Database, memory::MemoryProbe, seeds::Seeds};
+use crate::{
+    cache::ViewCache, db::Database, memory::MemoryProbe, overload::FullViewGate, seeds::Seeds,
+};
 
 /// Shared, read-only state of the running app.
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct AppState {
     pub memory: Arc<MemoryProbe>,
     /// Answers per data version.
     pub cache: Arc<ViewCache>,
+    /// The bound on full views computed at once.
+    pub full_views: Arc<FullViewGate>,
     /// The collection interval: answers that move with the clock are at most this old.
     pub clock_step: chrono::Duration,
     /// Differs between replicas whose answers differ for the same data (see `http::flavor`).

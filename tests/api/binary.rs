@@ -93,7 +93,7 @@ impl Server {
         lines
     }
 
-    /// The `http://ip:port` it listens on, from its "listening" line.
+    /// The `ip:port` it listens on, from its "listening" line.
     pub fn wait_until_listening(&mut self) -> String {
         let line = self.wait_for_log("listening");
         line["addr"]
@@ -130,7 +130,7 @@ impl Drop for Server {
 
 /// `target/<profile>/pnode-api`, built by `cargo test --workspace` because the `pnode-api`
 /// package has integration tests of its own.
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let profile_dir = exe
         .parent()

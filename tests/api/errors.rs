@@ -41,7 +41,7 @@ async fn a_known_path_with_the_wrong_method_answers_json_405_with_allow(backend:
         assert_eq!(response.status(), 405, "{method} {path}");
         assert_eq!(
             response.headers().get("allow").map(|v| v.as_bytes()),
-            Some(&b"GET"[..]),
+            Some(&b"GET, HEAD"[..]),
             "{method} {path}"
         );
         let body: serde_json::Value = response.json().await.expect("a JSON body");

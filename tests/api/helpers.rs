@@ -3,7 +3,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use pnode_api::{config::Settings, startup::Application};
+use pnode_api::{
+    config::Settings,
+    startup::Application,
+    tools::generate::{Spec, generate},
+};
 pub use test_support::{Backend, TestDb};
 
 /// The app serving on a random port over its own fresh database.
@@ -95,4 +99,19 @@ pub async fn spawn_app_on(db: &Arc<TestDb>, configure: impl FnOnce(&mut Settings
         db,
         app_db,
     }
+}
+
+/// Fills the app's database with a synthetic network of `nodes` nodes (2 observations and 2
+/// stats samples each, 3 seeds), as `pnode-api generate` does.
+pub async fn some_network(app: &TestApp, nodes: u32) {
+    let spec = Spec {
+        nodes,
+        observations_per_node: 2,
+        samples_per_node: 2,
+        seeds: 3,
+        random_seed: 11,
+    };
+    generate(&app.db.connect().await, spec, crate::fixtures::now())
+        .await
+        .expect("generate");
 }

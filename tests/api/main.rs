@@ -18,6 +18,7 @@ mod dashboards;
 mod demo;
 mod errors;
 mod fixtures;
+mod hardening;
 mod health;
 mod history;
 mod logging;

@@ -9,10 +9,7 @@ use pnode_api::{
     collector::retention,
     config::{CorsOrigins, RetentionSettings},
     credits::{self, CreditsPolicy},
-    tools::{
-        generate::{Spec, generate},
-        sim::SimConfig,
-    },
+    tools::sim::SimConfig,
 };
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
@@ -20,7 +17,7 @@ use serde_json::{Value, json};
 use crate::{
     collecting::Rig,
     fixtures::{insert, node, now, sighting},
-    helpers::{Backend, TestApp, spawn_app, spawn_app_on, spawn_app_with},
+    helpers::{Backend, TestApp, some_network, spawn_app, spawn_app_on, spawn_app_with},
     metrics::{scrape, value},
 };
 
@@ -220,19 +217,6 @@ fn decode(encoding: &str, body: &[u8]) -> Vec<u8> {
         other => panic!("unexpected encoding {other}"),
     }
     out
-}
-
-async fn some_network(app: &TestApp, nodes: u32) {
-    let spec = Spec {
-        nodes,
-        observations_per_node: 2,
-        samples_per_node: 2,
-        seeds: 3,
-        random_seed: 11,
-    };
-    generate(&app.db.connect().await, spec, now())
-        .await
-        .expect("generate");
 }
 
 async fn compressed_bodies_decode_to_the_identity_body_cached_or_not(backend: Backend) {
@@ -498,6 +482,15 @@ async fn browsers_on_other_origins_get_cors_headers_as_configured(backend: Backe
         None,
         "a preflight from elsewhere is refused"
     );
+    assert_eq!(response.status(), 400);
+    let refusal: Value = response.json().await.expect("the refusal is JSON");
+    assert_eq!(refusal["code"], "bad_request", "{refusal}");
+    assert!(
+        refusal["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not allowed")),
+        "{refusal}"
+    );
     let simple = get_with(
         &listed,
         "/api/health",
@@ -505,6 +498,11 @@ async fn browsers_on_other_origins_get_cors_headers_as_configured(backend: Backe
     )
     .await;
     assert_eq!(allowed(&simple), None);
+    assert_eq!(
+        simple.status(),
+        200,
+        "answered: the browser, not the server, withholds it from the page"
+    );
 
     // Off: no CORS headers at all.
     let simple = get_with(

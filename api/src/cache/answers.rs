@@ -56,13 +56,24 @@ impl ViewCache {
                 None => Ok(table.full_view(&ids)),
             }
         });
-        Some(if encoding == Encoding::Identity {
-            // Cutting an identity answer costs no more than copying it from a cache.
-            body.await.map(Answer::Body).map_err(std::sync::Arc::new)
-        } else {
-            self.body(stamp, what, encoding, body)
+        Some(match query.limit {
+            // Cutting an identity page costs no more than copying it from a cache.
+            Some(_) if encoding == Encoding::Identity => {
+                body.await.map(Answer::Body).map_err(std::sync::Arc::new)
+            }
+            Some(_) => self
+                .body(stamp, what, encoding, body)
                 .await
-                .map(Answer::Body)
+                .map(Answer::Body),
+            // A full view is kept once, whatever its encoding, so that its copies in flight are
+            // one in memory; and computed under the full views' bound.
+            None => self
+                .body(stamp, what, encoding, async {
+                    let _permit = self.full_views.enter().await?;
+                    body.await
+                })
+                .await
+                .map(Answer::Body),
         })
     }
 

@@ -32,6 +32,7 @@ use sea_orm::DatabaseConnection;
 pub use self::{answers::Answer, metrics::CacheMetrics, table::NodeTable};
 use crate::{
     compression::{self, Encoding},
+    overload::FullViewGate,
     seeds::Seeds,
     view::{self, ViewError, query::Ordering},
 };
@@ -108,11 +109,14 @@ pub struct ViewCache {
     capacity: u64,
     /// Set once a node table was larger than the whole cache: from then on nothing is cached.
     oversized: AtomicBool,
+    /// The bound full views are computed under.
+    full_views: Arc<FullViewGate>,
 }
 
 impl ViewCache {
-    /// A cache holding at most `capacity` bytes (0: no cache).
-    pub fn new(capacity: u64) -> Self {
+    /// A cache holding at most `capacity` bytes (0: no cache), computing full views under
+    /// `full_views`.
+    pub fn new(capacity: u64, full_views: Arc<FullViewGate>) -> Self {
         let metrics = CacheMetrics::default();
         let evicted = metrics.clone();
         let entries = (capacity > 0).then(|| {
@@ -137,6 +141,7 @@ impl ViewCache {
             newest: AtomicI64::new(i64::MIN),
             capacity,
             oversized: AtomicBool::new(false),
+            full_views,
         }
     }
 

@@ -1,6 +1,10 @@
-//! HTTP caching at the edge: which encoding a client gets, and the validators (an `ETag` from the
-//! data version, `Last-Modified` from the newest finished cycle) with which a poller that already
-//! has the current answer is told so in a `304` without a body.
+//! The HTTP edge of the app: what every request and answer gets on its way ([`edge`]), and HTTP
+//! caching: which encoding a client gets, and the validators (an `ETag` from the data version,
+//! `Last-Modified` from the newest finished cycle) with which a poller that already has the
+//! current answer is told so in a `304` without a body. The server and its connections are in
+//! `crate::server`.
+
+pub mod edge;
 
 use std::time::SystemTime;
 

@@ -10,11 +10,12 @@ use actix_web::{
     Error,
     body::{BodySize, BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
+    http::Method,
     middleware::Next,
     web::{self, Bytes},
 };
 use prometheus_client::{
-    encoding::EncodeLabelSet,
+    encoding::{EncodeLabelSet, EncodeLabelValue},
     metrics::{
         counter::Counter,
         family::Family,
@@ -24,10 +25,47 @@ use prometheus_client::{
 };
 
 use super::Metrics;
+use crate::server::connection::ConnectionMetrics;
 
+/// A request's method as a label: the standard ones by name, every other as `OTHER`, so that
+/// made-up methods cannot grow the label set.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(clippy::upper_case_acronyms)]
+enum MethodLabel {
+    GET,
+    HEAD,
+    POST,
+    PUT,
+    DELETE,
+    PATCH,
+    OPTIONS,
+    CONNECT,
+    TRACE,
+    OTHER,
+}
+
+impl From<&Method> for MethodLabel {
+    fn from(method: &Method) -> Self {
+        match *method {
+            Method::GET => Self::GET,
+            Method::HEAD => Self::HEAD,
+            Method::POST => Self::POST,
+            Method::PUT => Self::PUT,
+            Method::DELETE => Self::DELETE,
+            Method::PATCH => Self::PATCH,
+            Method::OPTIONS => Self::OPTIONS,
+            Method::CONNECT => Self::CONNECT,
+            Method::TRACE => Self::TRACE,
+            _ => Self::OTHER,
+        }
+    }
+}
+
+/// Every label comes from a closed set: the method as above, the route's pattern (or
+/// `unmatched`), and the status the service answered.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: MethodLabel,
     /// The route's pattern (`/api/pnodes/{pubkey}`), never the raw path, so that the label set
     /// stays small whatever clients ask for; `unmatched` for paths no route serves.
     route: String,
@@ -36,7 +74,7 @@ struct RequestLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: MethodLabel,
     route: String,
 }
 
@@ -47,6 +85,8 @@ type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 pub struct HttpMetrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
+    /// What the connections' guard did (protocol errors answered, write timeouts).
+    pub connections: ConnectionMetrics,
 }
 
 impl Default for HttpMetrics {
@@ -54,6 +94,7 @@ impl Default for HttpMetrics {
         Self {
             requests: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
+            connections: ConnectionMetrics::default(),
         }
     }
 }
@@ -76,13 +117,14 @@ impl HttpMetrics {
             Unit::Seconds,
             self.latency.clone(),
         );
+        self.connections.register(registry);
     }
 
-    fn record(&self, method: String, route: String, status: u16, started: Instant) {
+    fn record(&self, method: MethodLabel, route: String, status: u16, started: Instant) {
         let seconds = started.elapsed().as_secs_f64();
         self.latency
             .get_or_create(&RouteLabels {
-                method: method.clone(),
+                method,
                 route: route.clone(),
             })
             .observe(seconds);
@@ -108,7 +150,7 @@ pub async fn track(
             .map(ServiceResponse::map_into_boxed_body);
     };
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = MethodLabel::from(req.method());
     let path_route = req.match_pattern();
     let response = match next.call(req).await {
         Ok(response) => response,
@@ -144,7 +186,7 @@ fn unmatched(route: Option<String>) -> String {
 
 struct Done {
     metrics: web::Data<Metrics>,
-    method: String,
+    method: MethodLabel,
     route: String,
     status: u16,
     started: Instant,

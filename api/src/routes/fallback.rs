@@ -4,7 +4,10 @@
 use actix_web::{HttpRequest, HttpResponse, dev::ResourceDef, http::Method, web};
 use utoipa::openapi::{OpenApi, path::PathItem};
 
-use crate::error::{ApiError, Result};
+use crate::{
+    error::{ApiError, Result},
+    params,
+};
 
 /// Every documented path and the methods it answers.
 #[derive(Debug)]
@@ -34,6 +37,8 @@ impl RouteTable {
 fn methods(item: &PathItem) -> Vec<Method> {
     [
         (Method::GET, item.get.is_some()),
+        // Every GET answers HEAD too (see `http::head_as_get`).
+        (Method::HEAD, item.get.is_some()),
         (Method::PUT, item.put.is_some()),
         (Method::POST, item.post.is_some()),
         (Method::DELETE, item.delete.is_some()),
@@ -51,6 +56,10 @@ pub async fn not_found(req: HttpRequest, routes: web::Data<RouteTable>) -> Resul
             method: req.method().clone(),
             allowed: allowed.to_vec(),
         },
-        None => ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())),
+        None => ApiError::NotFound(format!(
+            "no route for {} {}",
+            req.method(),
+            params::excerpt(req.path())
+        )),
     })
 }

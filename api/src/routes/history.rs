@@ -10,7 +10,7 @@ use crate::{
         model::NodeHistory,
         window::{RawWindow, Window},
     },
-    http,
+    http, params,
     routes::pnodes::checked_pubkey,
     state::AppState,
     view::ViewError,
@@ -48,7 +48,8 @@ pub async fn node_history(
         match history::node_history(state.db.conn(), &pubkey, &window).await? {
             Some(history) => Ok(Bytes::from(serde_json::to_vec(&history)?)),
             None => Err(ViewError::NotFound(format!(
-                "no pnode has pubkey {pubkey:?}"
+                "no pnode has pubkey {}",
+                params::excerpt(&pubkey)
             ))),
         }
     };

@@ -52,17 +52,16 @@ pub async fn ingestion_status(
     let seed = match query.seed_base_url.as_deref().map(str::trim) {
         None | Some("" | "global") => None,
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            Some(params::bounded(
-                "seedBaseUrl",
-                url.trim_end_matches('/').to_owned(),
-                MAX_SEED_BYTES,
-            )?)
+            let url = params::text("seedBaseUrl", url.trim_end_matches('/').to_owned())?;
+            Some(params::bounded("seedBaseUrl", url, MAX_SEED_BYTES)?)
         }
         Some(other) => {
-            let shown: String = other.chars().take(64).collect();
             return Err(InvalidParameter::new(
                 "seedBaseUrl",
-                format!("must be `global` or a seed's http(s) base URL, not {shown:?}"),
+                format!(
+                    "must be `global` or a seed's http(s) base URL, not {}",
+                    params::excerpt(other)
+                ),
             )
             .into());
         }

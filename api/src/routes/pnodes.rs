@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, body::SizedStream, get, web};
 use chrono::Utc;
-use futures_util::stream;
+use futures_util::{StreamExt as _, stream};
 
 use crate::{
     cache::Answer,
@@ -24,17 +24,19 @@ use crate::{
 /// The longest pubkey looked up: base58 of 32 bytes is at most 44 characters.
 const MAX_PUBKEY_LEN: usize = 64;
 
-/// A pubkey from a path, if it can be one: longer than any pubkey is "no such node" (404, echoing
-/// only its start); a control character is a bad parameter (400).
+/// A pubkey from a path, if it can be one: a control character is a bad parameter (400); longer
+/// than any pubkey is "no such node" (404). Either message quotes only its start.
 pub(crate) fn checked_pubkey(pubkey: String) -> Result<String, ApiError> {
+    let pubkey = params::text("pubkey", pubkey)?;
     if pubkey.len() > MAX_PUBKEY_LEN {
-        let shown: String = pubkey.chars().take(MAX_PUBKEY_LEN).collect();
-        return Err(ApiError::NotFound(format!(
-            "no pnode has pubkey {shown:?}… ({} bytes)",
-            pubkey.len()
-        )));
+        return Err(no_such_pnode(&pubkey));
     }
-    Ok(params::text("pubkey", pubkey)?)
+    Ok(pubkey)
+}
+
+/// 404 for `pubkey`, quoting its start.
+pub(crate) fn no_such_pnode(pubkey: &str) -> ApiError {
+    ApiError::NotFound(format!("no pnode has pubkey {}", params::excerpt(pubkey)))
 }
 
 /// Every node as the network sees it now, with the seeds that have reported it. Without `limit`
@@ -99,9 +101,14 @@ pub async fn list(
         .count(view::seeds(db, &state.seeds))
         .await?;
     let Some(limit) = query.limit else {
+        // Held until the whole view is sent (or the client goes).
+        let permit = state.full_views.enter().await?;
         let selection = cost.statements().count(view::select(db, &query)).await?;
         cost.selected(selection.total);
-        let body = view::stream::body(db.clone(), &seeds, selection.ids, now, query.scope, cost);
+        let body = view::stream::body(db.clone(), &seeds, selection.ids, now, query.scope, cost)
+            .inspect(move |_| {
+                let _held = &permit;
+            });
         return Ok(validators.ok_to_compress().streaming(body));
     };
     let page = view::page(db, &query, limit, now, &mut cost).await?;
@@ -132,7 +139,7 @@ pub async fn one(
     pubkey: web::Path<String>,
 ) -> Result<HttpResponse> {
     let pubkey = checked_pubkey(pubkey.into_inner())?;
-    let not_found = || ApiError::NotFound(format!("no pnode has pubkey {pubkey:?}"));
+    let not_found = || no_such_pnode(&pubkey);
     let encoding = http::negotiate(&req);
     let db = state.db.conn();
     let freshness = Freshness::read(&state, true).await?;

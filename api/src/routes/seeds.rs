@@ -9,7 +9,7 @@ use crate::{
     history::seeds::{self, SeedsBody},
     http,
     metrics::Metrics,
-    params::InvalidParameter,
+    params::{self, InvalidParameter},
     state::AppState,
     view::{
         self, CHUNK, ViewError,
@@ -75,10 +75,7 @@ pub async fn pnodes(
             .iter()
             .find(|seed| seed.base_url == id.trim_end_matches('/')),
     }
-    .ok_or_else(|| {
-        let shown: String = id.chars().take(64).collect();
-        ApiError::NotFound(format!("no seed has id {shown:?}"))
-    })?
+    .ok_or_else(|| ApiError::NotFound(format!("no seed has id {}", params::excerpt(&id))))?
     .clone();
     let Some(answered_at) = seeds::answered_at(db, &seed.base_url).await? else {
         return Ok(empty(listed, &query));
@@ -101,6 +98,7 @@ pub async fn pnodes(
                 })?
             }
             None => {
+                let _permit = state.full_views.enter().await?;
                 let selection = view::select(db, &query).await?;
                 let mut nodes = Vec::with_capacity(selection.ids.len());
                 for chunk in selection.ids.chunks(CHUNK) {

@@ -21,4 +21,7 @@ pub enum ViewError {
     NotFound(String),
     #[error("{0}")]
     Internal(&'static str),
+    /// Too many full views are being computed (a 503 at the HTTP edge).
+    #[error(transparent)]
+    Busy(#[from] crate::overload::Busy),
 }

@@ -1,0 +1,95 @@
+//! The HTTP/1.1 server: actix-web's app on actix-http's protocol and actix-server's workers, as
+//! `actix_web::HttpServer` assembles them, with each connection's bytes passed through
+//! [`Guarded`] (write timeout, JSON bodies for the protocol's own errors). `HttpServer` takes no
+//! such wrapper, hence this assembly.
+
+pub mod connection;
+
+use std::{fmt, io, net::TcpListener, time::Duration};
+
+use actix_http::{HttpService, Request, Response, body::MessageBody};
+use actix_server::Server;
+use actix_service::{
+    IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt as _, fn_service, map_config,
+};
+use actix_web::{Error, dev::AppConfig};
+use tokio::net::TcpStream;
+
+use self::connection::{ConnectionMetrics, Guarded};
+
+/// How connections are served.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Worker threads (`None`: one per CPU core).
+    pub workers: Option<usize>,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub shutdown_timeout: Duration,
+    /// How long a request's head may take to arrive (408 after it).
+    pub request_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub keep_alive: Duration,
+    /// How long a client may accept no bytes of an answer before it is dropped.
+    pub write_timeout: Duration,
+    pub metrics: ConnectionMetrics,
+}
+
+/// Serves the apps `make_app` builds (one per worker) on `listener`.
+///
+/// The apps get actix-web's default `AppConfig` (host `localhost:8080`): it only matters to
+/// URL generation and to `ConnectionInfo` for a request without a `Host` header, neither of
+/// which the service uses.
+pub fn serve<F, I, S, B>(
+    listener: TcpListener,
+    options: ServerOptions,
+    make_app: F,
+) -> io::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<Error> + 'static,
+    S::InitError: fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as Service<Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    let addr = listener.local_addr()?;
+    let mut builder = Server::build();
+    // Tells idle keep-alive connections to close when the server stops.
+    let stopping = builder.graceful_shutdown_signal();
+    builder = builder
+        .disable_signals()
+        .shutdown_timeout(whole_seconds(options.shutdown_timeout));
+    if let Some(workers) = options.workers {
+        builder = builder.workers(workers);
+    }
+    let server = builder.listen("pnode-api", listener, move || {
+        let stopping = stopping.clone();
+        let app = make_app()
+            .into_factory()
+            .map_err(|err| err.into().error_response());
+        let http = HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let stopping = stopping.clone();
+                async move { stopping.notified().await }
+            })
+            .keep_alive(options.keep_alive)
+            .client_request_timeout(options.request_timeout)
+            .local_addr(addr)
+            .h1(map_config(app, |()| AppConfig::default()));
+        let (write_timeout, metrics) = (options.write_timeout, options.metrics.clone());
+        fn_service(move |io: TcpStream| {
+            let peer = io.peer_addr().ok();
+            let guarded = Guarded::new(io, write_timeout, metrics.clone());
+            std::future::ready(Ok((guarded, peer)))
+        })
+        .and_then(http)
+    })?;
+    Ok(server.run())
+}
+
+/// actix takes the shutdown timeout in whole seconds; round up so that "500ms" still waits.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
