@@ -137,9 +137,17 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
-        response.json(ErrorBody::new(self.to_string(), self.code().to_owned()))
+        let mut response = response.json(ErrorBody::new(self.to_string(), self.code().to_owned()));
+        if matches!(self, Self::Database(err) if db::is_unavailable(err)) {
+            response.extensions_mut().insert(DatabaseUnavailable);
+        }
+        response
     }
 }
+
+/// Marks a response whose request found the database unavailable (see `outage`).
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseUnavailable;
 
 impl From<ViewError> for ApiError {
     fn from(err: ViewError) -> Self {

@@ -16,6 +16,7 @@ pub mod http;
 pub mod memory;
 pub mod metrics;
 pub mod openapi;
+pub mod outage;
 pub mod overload;
 pub mod params;
 pub mod prpc;

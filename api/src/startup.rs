@@ -26,6 +26,7 @@ use crate::{
     memory::{self, MemoryProbe},
     metrics::{self, Metrics},
     openapi,
+    outage::DatabaseOutage,
     overload::FullViewGate,
     request_id::{self, echo_request_id},
     routes::{self, fallback::RouteTable},
@@ -95,6 +96,10 @@ impl Application {
         metrics.register_prefixed("pnode_full_views", |registry| {
             full_views.register(registry);
         });
+        let outage = web::Data::new(DatabaseOutage::default());
+        metrics.register_prefixed("pnode_database_outage", |registry| {
+            outage.register(registry);
+        });
         let connections = metrics.http.connections.clone();
         let probe = Arc::new(MemoryProbe::from_settings(&settings.memory)?);
         let server = http_server(
@@ -102,6 +107,7 @@ impl Application {
             settings,
             AppState {
                 db: db.clone(),
+                write_health: collector.as_ref().map(Collector::write_health),
                 seeds: settings.seeds.clone(),
                 cycle_stale_after: cycle_stale_after(&settings.collector),
                 memory: Arc::clone(&probe),
@@ -114,6 +120,7 @@ impl Application {
             },
             metrics,
             connections,
+            outage,
         )?;
         let memory_monitor = memory::spawn_monitor(probe, &settings.memory);
         let collector = collector.map(|collector| {
@@ -188,6 +195,7 @@ fn http_server(
     state: AppState,
     metrics: Metrics,
     connections: ConnectionMetrics,
+    outage: web::Data<DatabaseOutage>,
 ) -> anyhow::Result<Server> {
     let doc = openapi::document();
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
@@ -200,6 +208,7 @@ fn http_server(
             .app_data(state.clone())
             .app_data(route_table.clone())
             .app_data(metrics.clone())
+            .app_data(outage.clone())
             .app_data(QueryConfig::default().error_handler(extractor_error))
             .app_data(PathConfig::default().error_handler(extractor_error))
             .app_data(JsonConfig::default().error_handler(extractor_error))

@@ -3,13 +3,19 @@
 use std::sync::Arc;
 
 use crate::{
-    cache::ViewCache, db::Database, memory::MemoryProbe, overload::FullViewGate, seeds::Seeds,
+    cache::ViewCache,
+    db::{Database, health::WriteHealth},
+    memory::MemoryProbe,
+    overload::FullViewGate,
+    seeds::Seeds,
 };
 
 /// Shared, read-only state of the running app.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Database,
+    /// The collector's writes, when this process collects.
+    pub write_health: Option<Arc<WriteHealth>>,
     /// The configured seeds, listed by the view.
     pub seeds: Seeds,
     /// An unfinished collection run older than this was abandoned, not running.

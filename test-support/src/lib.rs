@@ -90,17 +90,7 @@ impl TestDb {
     /// Creates the database (empty: the caller migrates it).
     pub async fn create(backend: &Backend) -> Self {
         match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("pnodes.db").display()
-                );
-                Self {
-                    url,
-                    place: Place::Sqlite { dir },
-                }
-            }
+            Backend::Sqlite => Self::sqlite_in(&std::env::temp_dir()),
             Backend::Postgres(admin_url) => {
                 let name = format!("pnode_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = Database::connect(admin_url.as_str())
@@ -121,6 +111,19 @@ impl TestDb {
                     },
                 }
             }
+        }
+    }
+
+    /// A SQLite database in a directory of its own under `parent` (a file system a test made).
+    pub fn sqlite_in(parent: &std::path::Path) -> Self {
+        let dir = tempfile::tempdir_in(parent).expect("temp dir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("pnodes.db").display()
+        );
+        Self {
+            url,
+            place: Place::Sqlite { dir },
         }
     }
 

@@ -1,6 +1,7 @@
-//! `openapi.yaml` as real clients take it: two validators must pass it, and a TypeScript client
+//! `openapi.yaml` as real clients take it: two validators must pass it, a TypeScript client
 //! generated from it (openapi-typescript) must type-check (`tsc --strict`) against answers the
-//! live service gave to every endpoint, errors included. The tools are those pinned in `checks/`
+//! live service gave to every endpoint, errors included, and schemathesis, driving the served
+//! document with every check it has, must find nothing. The tools are those pinned in `checks/`
 //! (installed by `.ci/run`); without them a test says it is skipped, except under `CI=true`,
 //! where that is a failure.
 
@@ -18,7 +19,10 @@ use crate::{
     helpers::{Backend, TestApp, spawn_app_with},
 };
 
-on_both_backends!(the_typescript_client_compiles_against_every_live_answer);
+on_both_backends!(
+    the_typescript_client_compiles_against_every_live_answer,
+    schemathesis_finds_no_failure_in_the_served_document
+);
 
 fn checks_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checks")
@@ -258,4 +262,43 @@ fn type_check(tsc: &Path, dir: &Path) -> Command {
         "answers.ts",
     ]);
     command
+}
+
+/// schemathesis (every check, every phase: examples, coverage, fuzzing, stateful) over
+/// `/api/openapi.json` of an app that collects while it is driven. Its seed is fixed, so a run
+/// repeats; `checks/schemathesis.toml` holds the one rule OpenAPI cannot state (the history
+/// windows). Zero failures are allowed.
+async fn schemathesis_finds_no_failure_in_the_served_document(backend: Backend) {
+    let Some(schemathesis) = tool(".venv/bin/schemathesis") else {
+        return;
+    };
+    let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
+    let app = spawn_app_with(&backend, |settings| {
+        settings.seeds = sim.seed_urls().join(",").parse().expect("seeds");
+        settings.collector = fast_settings();
+    })
+    .await;
+    app.wait_for_a_cycle().await;
+
+    // Its example database and reports go to a directory of the test's own.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(schemathesis);
+    command
+        .current_dir(dir.path())
+        .arg("--config-file")
+        .arg(checks_dir().join("schemathesis.toml"))
+        .args(["--no-color", "run"])
+        .arg(app.url("/api/openapi.json"))
+        .args(["--checks", "all", "--max-examples", "40", "--seed", "1"])
+        .args(["--continue-on-failure", "--max-response-time", "10"]);
+    let said = run(command, "schemathesis");
+    let summary = said
+        .lines()
+        .skip_while(|line| !line.contains("SUMMARY"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    eprintln!("{summary}");
+    assert!(summary.contains("Tested: 12"), "every operation: {summary}");
+    assert!(!summary.contains("Failures:"), "{summary}");
+    sim.stop().await;
 }

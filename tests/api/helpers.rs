@@ -66,6 +66,58 @@ impl TestApp {
     }
 }
 
+/// A small tmpfs of its own, mounted for a test that fills or freezes a file system, unmounted
+/// when dropped. Mounting needs root (CI runs as root); elsewhere the test says it is skipped,
+/// and under `CI=true` it fails instead.
+#[derive(Debug)]
+pub struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|status| status.success());
+        if mounted {
+            return Some(Self { dir });
+        }
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "under CI=true, mounting a tmpfs must work (run as root)"
+        );
+        eprintln!("skipped: cannot mount a tmpfs (not root?)");
+        None
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Remounts it with `options` (e.g. `ro`, `rw`, `size=64m`).
+    pub fn remount(&self, options: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(self.dir.path())
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
 /// Creates a fresh database for `backend`, runs the real migrations and serves the real app on
 /// 127.0.0.1 with a random port.
 pub async fn spawn_app(backend: &Backend) -> TestApp {
@@ -114,4 +166,110 @@ pub async fn some_network(app: &TestApp, nodes: u32) {
     generate(&app.db.connect().await, spec, crate::fixtures::now())
         .await
         .expect("generate");
+}
+
+/// A PostgreSQL cluster of the test's own on a free loopback port (`pg_createcluster`), for tests
+/// that stop and start a database server: never the shared one. Dropped (stopped and removed) when
+/// the test ends. Making one needs root and postgresql-common; elsewhere the test says it is
+/// skipped, and under `CI=true` it fails instead.
+#[derive(Debug)]
+pub struct PgCluster {
+    version: String,
+    name: String,
+    pub port: u16,
+}
+
+impl PgCluster {
+    pub fn create() -> Option<Self> {
+        let version = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .max()
+            .map(|version| version.to_string());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let name = format!("pnode_test_{port}");
+        let created = version.as_ref().is_some_and(|version| {
+            std::process::Command::new("pg_createcluster")
+                .args([
+                    version,
+                    &name,
+                    "-p",
+                    &port.to_string(),
+                    "--start",
+                    "--start-conf=manual",
+                ])
+                .args(["--", "--auth=trust"])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        });
+        if let (true, Some(version)) = (created, version) {
+            return Some(Self {
+                version,
+                name,
+                port,
+            });
+        }
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "under CI=true, pg_createcluster must work (run as root with postgresql-common)"
+        );
+        eprintln!("skipped: cannot create a PostgreSQL cluster of the test's own");
+        None
+    }
+
+    /// The admin URL, for `Backend::Postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// `pg_ctlcluster <version> <name> <action>` (`stop` is a fast shutdown: sessions are cut).
+    pub fn ctl(&self, action: &str) {
+        let mut command = std::process::Command::new("pg_ctlcluster");
+        command.args([&self.version, &self.name, action]);
+        if action == "stop" {
+            command.args(["-m", "fast"]);
+        }
+        let status = command.status().expect("run pg_ctlcluster");
+        assert!(status.success(), "pg_ctlcluster {action}");
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("pg_dropcluster")
+            .args([&self.version, &self.name, "--stop"])
+            .status();
+    }
+}
+
+/// Collection cycles of `app` that ended with `outcome` (`finished`, `failed`) so far.
+pub async fn cycles(app: &TestApp, outcome: &str) -> f64 {
+    crate::metrics::value(
+        &crate::metrics::scrape(app).await,
+        "pnode_collector_cycles_total",
+        &[("outcome", outcome)],
+    )
+}
+
+/// Waits (60 s at most, checking every 200 ms) until `done` holds, failing with `what` if not.
+pub async fn wait_until<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -11,8 +11,12 @@ mod samples;
 mod stats;
 pub mod status;
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
+use anyhow::Context as _;
 use tokio::sync::watch;
 
 pub use self::{
@@ -27,8 +31,8 @@ use self::{
 };
 use crate::{
     config::CollectorSettings,
-    credits::{self, CreditsPolicy},
-    db::Database,
+    credits::{self, CreditsError, CreditsPolicy},
+    db::{Database, health::WriteHealth},
     prpc::PrpcClient,
     seeds::Seeds,
 };
@@ -57,6 +61,8 @@ pub struct Collector {
     credits_client: reqwest::Client,
     metrics: CollectorMetrics,
     clock: Clock,
+    /// The outcome of its latest write, for readiness.
+    health: Arc<WriteHealth>,
 }
 
 impl Collector {
@@ -83,6 +89,7 @@ impl Collector {
             settings,
             metrics: CollectorMetrics::default(),
             clock: Clock::default(),
+            health: Arc::default(),
         }
     }
 
@@ -95,6 +102,11 @@ impl Collector {
     /// The cycle counters, to register with `/metrics`.
     pub fn metrics(&self) -> &CollectorMetrics {
         &self.metrics
+    }
+
+    /// Whether its writes go through (readiness reads it).
+    pub fn write_health(&self) -> Arc<WriteHealth> {
+        Arc::clone(&self.health)
     }
 
     /// Cycles every interval, and refreshes credits every credits interval when a source is set,
@@ -130,7 +142,7 @@ impl Collector {
                     "collection cycle finished"
                 ),
                 Ok(None) => tracing::debug!("another replica collects"),
-                Err(err) => tracing::error!(error = %err, "collection cycle failed"),
+                Err(err) => tracing::error!(error = format!("{err:#}"), "collection cycle failed"),
             }
         }
         self.leadership.release().await;
@@ -162,15 +174,22 @@ impl Collector {
         )
         .await
         {
-            Ok(report) => tracing::info!(
-                received = report.received,
-                skipped = report.skipped,
-                snapshots = report.snapshots,
-                nodes_updated = report.nodes_updated,
-                "credits refreshed"
-            ),
+            Ok(report) => {
+                self.health.succeeded();
+                tracing::info!(
+                    received = report.received,
+                    skipped = report.skipped,
+                    snapshots = report.snapshots,
+                    nodes_updated = report.nodes_updated,
+                    "credits refreshed"
+                );
+            }
             Err(err) => {
-                tracing::warn!(kind = err.kind(), error = %err, url, "credits refresh failed; nothing changed")
+                if let CreditsError::Database(db) = &err {
+                    self.health
+                        .failed(format!("storing credits: {db}"), self.clock.now());
+                }
+                tracing::warn!(kind = err.kind(), error = %err, url, "credits refresh failed; nothing changed");
             }
         }
     }
@@ -183,6 +202,11 @@ impl Collector {
     ) -> anyhow::Result<Option<CycleReport>> {
         let started = std::time::Instant::now();
         let result = self.cycle(stop).await;
+        match &result {
+            // A replica that does not collect writes nothing.
+            Ok(_) => self.health.succeeded(),
+            Err(err) => self.health.failed(format!("{err:#}"), self.clock.now()),
+        }
         let outcome = match &result {
             Ok(Some(report)) => {
                 let failed: Vec<&str> = report
@@ -205,10 +229,14 @@ impl Collector {
         if !self.leadership.acquire().await? {
             return Ok(None);
         }
+        // Writes into a SQLite file deleted or replaced under the process would be lost.
+        self.db.check_file()?;
         let conn = self.db.conn();
         let started = self.clock.now();
         let deadline = tokio::time::Instant::now() + self.settings.cycle_deadline;
-        let run_id = runs::start(conn, started).await?;
+        let run_id = runs::start(conn, started)
+            .await
+            .context("opening the collection run")?;
 
         let answers =
             futures_util::future::join_all(self.seeds.iter().map(|seed| self.client.pods(seed)))
@@ -262,9 +290,12 @@ impl Collector {
                         }
                     }
                 }
+                // The database refused the write (a full disk, a read-only file, a lost
+                // connection): the cycle fails and says so; its run stays unfinished.
                 Err(err) => {
-                    tracing::error!(seed = %seed, error = %err, "recording a seed's answer failed; nothing of it was kept");
-                    report.error = Some(format!("database: {err}"));
+                    return Err(err).context(format!(
+                        "recording the answer of {seed} (nothing of it was kept)"
+                    ));
                 }
             }
             reports.push(report);
@@ -272,7 +303,8 @@ impl Collector {
 
         let ids: Vec<i64> = targets.keys().copied().collect();
         let waiting: HashSet<i64> = stats::in_backoff(conn, &ids, started)
-            .await?
+            .await
+            .context("reading the nodes' backoff")?
             .into_iter()
             .collect();
         let due: Vec<Target> = targets
@@ -285,7 +317,9 @@ impl Collector {
         } else {
             stats::poll(&self.client, due, self.settings.stats_concurrency, deadline).await
         };
-        stats::record(conn, &polled, started, self.clock.now()).await?;
+        stats::record(conn, &polled, started, self.clock.now())
+            .await
+            .context("recording the cycle's stats")?;
 
         let answered: HashMap<i64, bool> = polled
             .iter()
@@ -307,7 +341,9 @@ impl Collector {
             }
         }
         let public = public.values().filter(|(_, public)| *public).count() as i64;
-        runs::finish(conn, run_id, &totals, public, &reports, self.clock.now()).await?;
+        runs::finish(conn, run_id, &totals, public, &reports, self.clock.now())
+            .await
+            .context("closing the collection run")?;
         // Only the collecting replica prunes, after its writes, in small batches.
         let pruned = retention::prune(
             conn,
@@ -315,7 +351,8 @@ impl Collector {
             self.clock.now(),
             retention::BATCH,
         )
-        .await?;
+        .await
+        .context("pruning history past its retention")?;
         if pruned.total() > 0 {
             tracing::info!(?pruned, "pruned history past its retention");
         }

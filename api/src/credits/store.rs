@@ -67,11 +67,12 @@ where
         })
         .collect();
     for chunk in due.chunks(ROWS_PER_STATEMENT) {
-        snapshot::Entity::insert_many(chunk.to_vec())
+        // What the database says it inserted, not what was sent.
+        let inserted = snapshot::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
+        report.snapshots += usize::try_from(inserted).unwrap_or(usize::MAX);
     }
-    report.snapshots = due.len();
 
     let changed = changed_nodes(&txn, &credits).await?;
     for chunk in changed.chunks(ROWS_PER_STATEMENT) {

@@ -1,5 +1,6 @@
 //! The database: one pool for the process, SQLite or PostgreSQL by URL.
 
+pub mod health;
 pub mod newest;
 pub mod version;
 
@@ -20,6 +21,7 @@ use sea_orm::{
     sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 
+use self::health::{FileProblem, SqliteFile};
 use crate::config::DatabaseSettings;
 
 /// Rows (or keys) one statement carries at most: SQLite binds at most 32,766 values, and the
@@ -66,9 +68,10 @@ pub struct PoolStats {
 #[derive(Debug, Clone)]
 pub struct Database {
     conn: DatabaseConnection,
-    /// The SQLite file, when there is one: a file removed under a running process keeps answering
-    /// queries from an unlinked inode whose writes will be lost, so readiness checks it exists.
-    sqlite_file: Option<PathBuf>,
+    /// The SQLite file, when there is one: a file removed or replaced under a running process
+    /// keeps answering queries from the old inode, whose writes will be lost, so readiness and
+    /// the collector check it is still there.
+    sqlite_file: Option<SqliteFile>,
     /// Statements SeaORM has executed on this pool (its metric callback counts them).
     statements: Arc<AtomicU64>,
 }
@@ -80,8 +83,8 @@ pub enum NotReady {
     Unreachable(#[from] DbErr),
     #[error("the database did not answer within {0:?}")]
     TimedOut(Duration),
-    #[error("the SQLite database file {0} is gone")]
-    FileGone(PathBuf),
+    #[error(transparent)]
+    File(#[from] FileProblem),
 }
 
 impl Database {
@@ -105,6 +108,23 @@ impl Database {
         } else {
             options.min_connections(1);
         }
+        // A connection handed back to the pool inside a transaction would keep SQLite's write lock
+        // for ever (every other writer then gets "database is locked"), and its next writes would
+        // never be committed. That happens when a COMMIT or ROLLBACK fails, as on a full disk:
+        // such a connection is closed instead (closing rolls its transaction back), and the pool
+        // opens a fresh one when needed.
+        options.map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_release(|conn, _| {
+                Box::pin(async move {
+                    use sea_orm::sqlx::Connection as _;
+                    let in_transaction = conn.is_in_transaction();
+                    if in_transaction {
+                        tracing::warn!("closing a SQLite connection left inside a transaction");
+                    }
+                    Ok(!in_transaction)
+                })
+            })
+        });
         options.map_sqlx_sqlite_opts(move |opts| {
             // WAL is set once, before the pool opens (see `switch_to_wal`), not by every connection.
             opts.synchronous(SqliteSynchronous::Normal)
@@ -113,7 +133,11 @@ impl Database {
                 .pragma("cache_size", cache_size.clone())
         });
         if let Some(file) = sqlite_file(&settings.url) {
-            switch_to_wal(&file).await?;
+            let refused = |why| DbErr::Conn(sea_orm::RuntimeErr::Internal(why));
+            health::check_directory(&file).map_err(refused)?;
+            switch_to_wal(&file)
+                .await
+                .map_err(|err| refused(health::cannot_open(&file, err)))?;
         }
         let mut conn = SeaDatabase::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
@@ -125,7 +149,7 @@ impl Database {
         });
         Ok(Self {
             conn,
-            sqlite_file: sqlite_file(&settings.url),
+            sqlite_file: sqlite_file(&settings.url).map(SqliteFile::opened),
             statements,
         })
     }
@@ -190,13 +214,16 @@ impl Database {
 
     /// Answers whether the database can serve a query now, within `timeout`.
     pub async fn check_ready(&self, timeout: Duration) -> Result<(), NotReady> {
-        if let Some(file) = self.sqlite_file.as_ref().filter(|file| !file.exists()) {
-            return Err(NotReady::FileGone(file.clone()));
-        }
+        self.check_file()?;
         tokio::time::timeout(timeout, self.conn.ping())
             .await
             .map_err(|_| NotReady::TimedOut(timeout))??;
         Ok(())
+    }
+
+    /// For SQLite, whether the file at the database's path is still the one the pool opened.
+    pub fn check_file(&self) -> Result<(), FileProblem> {
+        self.sqlite_file.as_ref().map_or(Ok(()), SqliteFile::check)
     }
 
     /// Closes every connection of the pool, waiting for those in use to be returned.
@@ -237,23 +264,24 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     }
 }
 
-/// Puts the SQLite file (created if missing) in WAL mode, on one connection of its own. WAL is a
-/// property of the file, so the pool's connections need not set it; and they must not: SQLite
+/// Puts the SQLite file (created if missing) in WAL mode, on one connection of its own, and makes
+/// sure it can be written (SQLite opens a file it may not write read-only, without a word). WAL is
+/// a property of the file, so the pool's connections need not set it; and they must not: SQLite
 /// does not run the busy handler for `PRAGMA journal_mode = WAL`, so connections opening together
 /// can fail at once with "database is locked".
-async fn switch_to_wal(file: &Path) -> Result<(), DbErr> {
-    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
-    let conn = SqliteConnectOptions::new()
+async fn switch_to_wal(file: &Path) -> Result<(), sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+    let mut conn = SqliteConnectOptions::new()
         .filename(file)
         .create_if_missing(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .journal_mode(SqliteJournalMode::Wal)
         .connect()
-        .await
-        .map_err(|err| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))?;
-    conn.close()
-        .await
-        .map_err(|err| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))
+        .await?;
+    // Takes the write lock without writing, and gives it back.
+    conn.execute("BEGIN IMMEDIATE").await?;
+    conn.execute("ROLLBACK").await?;
+    conn.close().await
 }
 
 /// The file behind a SQLite URL, or `None` for PostgreSQL and in-memory SQLite.

@@ -23,7 +23,7 @@ use crate::{
     tag = "history",
     operation_id = "getPnodeHistory",
     params(
-        ("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64),
+        ("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"),
         RawWindow,
     ),
     responses(
@@ -34,7 +34,10 @@ use crate::{
         (status = 404, description = "No node has this pubkey", body = ErrorBody),
     )
 )]
-#[get("/api/pnodes/{pubkey}/history")]
+#[get(
+    "/api/pnodes/{pubkey}/history",
+    wrap = "actix_web::middleware::from_fn(crate::outage::fail_fast)"
+)]
 pub async fn node_history(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -25,7 +25,7 @@ pub struct StatusQuery {
     #[param(
         rename = "seedBaseUrl",
         example = "global",
-        pattern = r"^(global|https?://.+)?$"
+        pattern = r"^(global|https?://[^\u0000-\u001F\u007F-\u009F]+)?$"
     )]
     pub seed_base_url: Option<String>,
 }
@@ -43,7 +43,10 @@ pub struct StatusQuery {
         (status = 400, description = "`seedBaseUrl` is neither `global` nor an http(s) URL", body = ErrorBody),
     )
 )]
-#[get("/api/ingestion-status")]
+#[get(
+    "/api/ingestion-status",
+    wrap = "actix_web::middleware::from_fn(crate::outage::fail_fast)"
+)]
 pub async fn ingestion_status(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -28,7 +28,10 @@ use crate::{
         (status = 304, description = "`If-None-Match` names the current answer"),
     )
 )]
-#[get("/api/network")]
+#[get(
+    "/api/network",
+    wrap = "actix_web::middleware::from_fn(crate::outage::fail_fast)"
+)]
 pub async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let answer = async {
         let summary = history::network_summary(state.db.conn(), Utc::now()).await?;
@@ -51,7 +54,10 @@ pub async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         (status = 400, description = "`from`, `to` or `points` has a bad value; the message names it", body = ErrorBody),
     )
 )]
-#[get("/api/network/history")]
+#[get(
+    "/api/network/history",
+    wrap = "actix_web::middleware::from_fn(crate::outage::fail_fast)"
+)]
 pub async fn cycles(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -57,7 +57,10 @@ pub(crate) fn no_such_pnode(pubkey: &str) -> ApiError {
         (status = 400, description = "A parameter has a bad value; the message names it", body = ErrorBody),
     )
 )]
-#[get("/api/pnodes")]
+#[get(
+    "/api/pnodes",
+    wrap = "actix_web::middleware::from_fn(crate::outage::fail_fast)"
+)]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -123,7 +126,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "pnodes",
     operation_id = "getPnode",
-    params(("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64)),
+    params(("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")),
     responses(
         (status = 200, description = "The node", body = GlobalPnode,
             headers(("ETag" = String, description = "Strong validator of this answer"))),
@@ -131,7 +134,10 @@ pub async fn list(
         (status = 404, description = "No node has this pubkey", body = ErrorBody),
     )
 )]
-#[get("/api/pnodes/{pubkey}")]
+#[get(
+    "/api/pnodes/{pubkey}",
+    wrap = "actix_web::middleware::from_fn(crate::outage::fail_fast)"
+)]
 pub async fn one(
     req: HttpRequest,
     state: web::Data<AppState>,

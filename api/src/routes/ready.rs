@@ -22,21 +22,31 @@ pub struct Ready {
     pub status: &'static str,
 }
 
-/// Readiness: 200 when the database answers within two seconds, 503 when it does not. No restart
-/// is needed once it is back.
+/// Readiness: 200 when the database answers within two seconds and, in a process that collects,
+/// its latest write went through; 503 with the reason otherwise (a database that does not answer,
+/// a SQLite file deleted or replaced, writes refused: a full disk, a read-only file). No restart
+/// is needed once it is back: the next write that goes through (the next cycle) ends it.
 #[utoipa::path(
     tag = "system",
     operation_id = "getReady",
     responses(
-        (status = 200, description = "The database answers", body = Ready),
-        (status = 503, description = "The database does not answer", body = ErrorBody),
+        (status = 200, description = "The database answers (and takes the collector's writes)", body = Ready),
+        (status = 503, description = "The database does not answer, or refuses the collector's writes; the message says why", body = ErrorBody),
     )
 )]
 #[get("/api/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse> {
-    state.db.check_ready(READY_TIMEOUT).await.map_err(|err| {
-        tracing::warn!(error = %err, "not ready");
-        ApiError::Unavailable(err.to_string())
-    })?;
+    let not_ready = |why: String| {
+        tracing::warn!(error = why, "not ready");
+        ApiError::Unavailable(why)
+    };
+    state
+        .db
+        .check_ready(READY_TIMEOUT)
+        .await
+        .map_err(|err| not_ready(err.to_string()))?;
+    if let Some(failure) = state.write_health.as_ref().and_then(|h| h.failure()) {
+        return Err(not_ready(failure.to_string()));
+    }
     Ok(HttpResponse::Ok().json(Ready { status: "ready" }))
 }

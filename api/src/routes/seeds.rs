@@ -29,7 +29,10 @@ use crate::{
         (status = 304, description = "`If-None-Match` names the current answer"),
     )
 )]
-#[get("/api/seeds")]
+#[get(
+    "/api/seeds",
+    wrap = "actix_web::middleware::from_fn(crate::outage::fail_fast)"
+)]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let answer = async {
         let seeds = seeds::seed_list(state.db.conn(), &state.seeds).await?;
@@ -46,7 +49,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     operation_id = "listSeedPnodes",
     params(
         ("id" = String, Path, description = "The seed's base URL, URL-encoded \
-            (`http%3A%2F%2F192.190.136.36%3A6000`), or its position in `/api/seeds` from 1", max_length = 512),
+            (`http%3A%2F%2F192.190.136.36%3A6000`), or its position in `/api/seeds` from 1", max_length = 512, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"),
         RawPnodeQuery,
     ),
     responses(
@@ -57,7 +60,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         (status = 404, description = "No seed has this id", body = ErrorBody),
     )
 )]
-#[get("/api/seeds/{id}/pnodes")]
+#[get(
+    "/api/seeds/{id}/pnodes",
+    wrap = "actix_web::middleware::from_fn(crate::outage::fail_fast)"
+)]
 pub async fn pnodes(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -23,7 +23,10 @@ const MAX_VERSION_BYTES: usize = 128;
 #[into_params(parameter_in = Query)]
 pub struct RawPnodeQuery {
     /// Only nodes this seed (its base URL) has reported.
-    #[param(example = "http://192.190.136.36:6000")]
+    #[param(
+        example = "http://192.190.136.36:6000",
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub seed: Option<String>,
     /// Only nodes whose last get-stats call succeeded (`true`) or failed (`false`).
     #[param(value_type = Option<bool>)]
@@ -32,11 +35,11 @@ pub struct RawPnodeQuery {
     #[param(value_type = Option<bool>)]
     pub public: Option<String>,
     /// Only nodes whose newest observed version is exactly this.
-    #[param(example = "0.7.3")]
+    #[param(example = "0.7.3", pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub version: Option<String>,
     /// Only nodes whose pubkey or latest address contains this text (case-insensitive), at
     /// most 200 characters.
-    #[param(max_length = 200)]
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub q: Option<String>,
     /// Order by: `id` (default), `pubkey`, `version` (numeric), `uptime`, `activeStreams`,
     /// `lastSeen` or `credits`. Nulls come last either way; ties go by id.

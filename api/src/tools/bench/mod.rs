@@ -6,6 +6,7 @@
 //! servers it started.
 
 mod fleet;
+mod overload;
 mod server;
 
 use std::{sync::Arc, time::Instant};
@@ -42,8 +43,10 @@ pub struct BenchArgs {
     pub concurrency: usize,
     #[command(flatten)]
     pub fleet: fleet::FleetArgs,
-    /// What to measure: the view (`views`: uncached and cached scenarios, then the fleet) or the
-    /// history endpoints (`history`, uncached).
+    #[command(flatten)]
+    pub overload: overload::OverloadArgs,
+    /// What to measure: the view (`views`: uncached and cached scenarios, then the fleet), the
+    /// history endpoints (`history`, uncached), or pages under a flood of full views (`overload`).
     #[arg(long, value_enum, default_value_t = Group::Views)]
     pub group: Group,
 }
@@ -53,6 +56,7 @@ pub struct BenchArgs {
 pub enum Group {
     Views,
     History,
+    Overload,
 }
 
 /// How a scenario's requests are made.
@@ -184,7 +188,13 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         "{:<24} {:>8} {:>9} {:>9} {:>9} {:>10} {:>12}",
         "scenario", "p50 ms", "p99 ms", "max ms", "req/s", "view stmts", "bytes/req"
     );
+    if args.group == Group::Overload {
+        overload::run(&client, &settings.database.url, &db, nodes, &args.overload).await?;
+        db.close().await?;
+        return Ok(());
+    }
     let groups = match args.group {
+        Group::Overload => Vec::new(),
         Group::Views => vec![("0", uncached()), ("64", cached())],
         Group::History => {
             let pubkey: String = pnode::Entity::find()

@@ -14,10 +14,19 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// `pnode-api serve --no-collector` on `database_url`, with `env` set too.
+    /// `pnode-api serve --no-collector` (this binary) on `database_url`, with `env` set too.
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_binary(&std::env::current_exe()?, database_url, env)
+    }
+
+    /// The same with another `pnode-api` binary (an older build, to compare).
+    pub fn start_binary(
+        binary: &std::path::Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         use std::io::{BufRead, BufReader};
-        let mut child = Command::new(std::env::current_exe()?)
+        let mut child = Command::new(binary)
             .args(["serve", "--no-collector"])
             .env("DATABASE_URL", database_url)
             .env("PNODE_BIND", "127.0.0.1:0")
