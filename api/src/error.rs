@@ -127,7 +127,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
+        // Refusals by design (overload, an outage already known, readiness) are counted and
+        // logged where they are decided, not once per request here.
+        if matches!(self, Self::Database(_) | Self::Internal(_)) {
             tracing::error!(error = ?self, "request failed");
         }
         let mut response = HttpResponse::build(status);
@@ -138,16 +140,21 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
         let mut response = response.json(ErrorBody::new(self.to_string(), self.code().to_owned()));
-        if matches!(self, Self::Database(err) if db::is_unavailable(err)) {
-            response.extensions_mut().insert(DatabaseUnavailable);
+        if let Self::Database(err) = self
+            && db::is_unavailable(err)
+        {
+            response
+                .extensions_mut()
+                .insert(DatabaseUnavailable(err.clone()));
         }
         response
     }
 }
 
-/// Marks a response whose request found the database unavailable (see `outage`).
-#[derive(Debug, Clone, Copy)]
-pub struct DatabaseUnavailable;
+/// Marks a response whose request found the database unavailable, with the error (see
+/// `outage`).
+#[derive(Debug, Clone)]
+pub struct DatabaseUnavailable(pub sea_orm::DbErr);
 
 impl From<ViewError> for ApiError {
     fn from(err: ViewError) -> Self {

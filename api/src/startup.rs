@@ -96,7 +96,7 @@ impl Application {
         metrics.register_prefixed("pnode_full_views", |registry| {
             full_views.register(registry);
         });
-        let outage = web::Data::new(DatabaseOutage::default());
+        let outage = web::Data::new(DatabaseOutage::new(db.clone()));
         metrics.register_prefixed("pnode_database_outage", |registry| {
             outage.register(registry);
         });

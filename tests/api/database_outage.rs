@@ -189,8 +189,9 @@ async fn a_database_stopped_and_started_under_load_answers_503_then_recovers_wit
     // A hang catcher, not a performance claim: the pool gives up after its acquire timeout (5 s).
     assert!(slowest < Duration::from_secs(10), "a 503 took {slowest:?}");
     assert!(
-        fast >= 1.0,
-        "refused at once, without waiting for the pool: {fast}"
+        fast * 2.0 > unavailable.len() as f64,
+        "most 503s are refusals at once, not waits for the pool: {fast} of {}",
+        unavailable.len()
     );
     assert_eq!(
         value(&metrics, "pnode_database_outage_active", &[]),

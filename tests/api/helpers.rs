@@ -192,7 +192,10 @@ impl PgCluster {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let name = format!("pnode_test_{port}");
+        let name = format!(
+            "pnode_test_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let created = version.as_ref().is_some_and(|version| {
             std::process::Command::new("pg_createcluster")
                 .args([
@@ -200,7 +203,6 @@ impl PgCluster {
                     &name,
                     "-p",
                     &port.to_string(),
-                    "--start",
                     "--start-conf=manual",
                 ])
                 .args(["--", "--auth=trust"])
@@ -209,11 +211,14 @@ impl PgCluster {
                 .is_ok_and(|status| status.success())
         });
         if let (true, Some(version)) = (created, version) {
-            return Some(Self {
+            // Dropped (stopped and removed) from here on, whatever happens next.
+            let cluster = Self {
                 version,
                 name,
                 port,
-            });
+            };
+            cluster.ctl("start");
+            return Some(cluster);
         }
         assert_ne!(
             std::env::var("CI").as_deref(),

@@ -32,7 +32,10 @@ use self::{
 use crate::{
     config::CollectorSettings,
     credits::{self, CreditsError, CreditsPolicy},
-    db::{Database, health::WriteHealth},
+    db::{
+        Database,
+        health::{WriteHealth, Writer},
+    },
     prpc::PrpcClient,
     seeds::Seeds,
 };
@@ -175,7 +178,7 @@ impl Collector {
         .await
         {
             Ok(report) => {
-                self.health.succeeded();
+                self.health.succeeded(Writer::Credits);
                 tracing::info!(
                     received = report.received,
                     skipped = report.skipped,
@@ -186,8 +189,11 @@ impl Collector {
             }
             Err(err) => {
                 if let CreditsError::Database(db) = &err {
-                    self.health
-                        .failed(format!("storing credits: {db}"), self.clock.now());
+                    self.health.failed(
+                        Writer::Credits,
+                        format!("storing credits: {db}"),
+                        self.clock.now(),
+                    );
                 }
                 tracing::warn!(kind = err.kind(), error = %err, url, "credits refresh failed; nothing changed");
             }
@@ -204,8 +210,10 @@ impl Collector {
         let result = self.cycle(stop).await;
         match &result {
             // A replica that does not collect writes nothing.
-            Ok(_) => self.health.succeeded(),
-            Err(err) => self.health.failed(format!("{err:#}"), self.clock.now()),
+            Ok(_) => self.health.succeeded(Writer::Cycle),
+            Err(err) => self
+                .health
+                .failed(Writer::Cycle, format!("{err:#}"), self.clock.now()),
         }
         let outcome = match &result {
             Ok(Some(report)) => {

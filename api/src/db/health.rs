@@ -16,10 +16,18 @@ use chrono::{DateTime, Utc};
 
 use crate::timestamp;
 
-/// The collector's latest write, shared with readiness.
+/// The collector's latest write of each kind, shared with readiness.
 #[derive(Debug, Default)]
 pub struct WriteHealth {
-    failing: Mutex<Option<WriteFailure>>,
+    failing: Mutex<[Option<WriteFailure>; 2]>,
+}
+
+/// What the collector writes. Each kind's health is its own: a credits refresh that goes through
+/// (it may write nothing at all) says nothing of the cycles, which may still fail on a full disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    Cycle = 0,
+    Credits = 1,
 }
 
 /// Why the collector's writes fail, and since when.
@@ -41,24 +49,29 @@ impl std::fmt::Display for WriteFailure {
 }
 
 impl WriteHealth {
-    /// A write went through: whatever failed before is over.
-    pub fn succeeded(&self) {
-        *self.lock() = None;
+    /// A write of `writer` went through: what failed before for it is over.
+    pub fn succeeded(&self, writer: Writer) {
+        self.lock()[writer as usize] = None;
     }
 
-    /// A write failed for `reason` at `now`; a failure already running keeps its start.
-    pub fn failed(&self, reason: String, now: DateTime<Utc>) {
-        let mut failing = self.lock();
-        let since = failing.as_ref().map_or(now, |failure| failure.since);
-        *failing = Some(WriteFailure { since, reason });
+    /// A write of `writer` failed for `reason` at `now`; a failure already running keeps its
+    /// start.
+    pub fn failed(&self, writer: Writer, reason: String, now: DateTime<Utc>) {
+        let slot = &mut self.lock()[writer as usize];
+        let since = slot.as_ref().map_or(now, |failure| failure.since);
+        *slot = Some(WriteFailure { since, reason });
     }
 
-    /// The failure running now, if any.
+    /// The failure running now (the oldest, if both kinds fail), if any.
     pub fn failure(&self) -> Option<WriteFailure> {
-        self.lock().clone()
+        self.lock()
+            .iter()
+            .flatten()
+            .min_by_key(|f| f.since)
+            .cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<WriteFailure>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, [Option<WriteFailure>; 2]> {
         // A panic while holding this lock cannot leave the option half-written.
         self.failing
             .lock()
@@ -138,10 +151,13 @@ pub fn check_directory(file: &Path) -> Result<(), String> {
             file.display()
         ));
     }
-    let probe = dir.join(format!(".pnode-api-write-probe-{}", std::process::id()));
+    // Same name every time (a process killed here leaves no litter of its own), truncated if
+    // one was left.
+    let probe = dir.join(".pnode-api-write-probe");
     match fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .open(&probe)
     {
         Ok(_) => {
@@ -188,13 +204,20 @@ mod tests {
     fn a_failure_keeps_its_start_until_a_write_succeeds() {
         let health = WriteHealth::default();
         let t0 = Utc::now();
-        health.failed("disk full".into(), t0);
-        health.failed("disk still full".into(), t0 + chrono::Duration::seconds(60));
+        health.failed(Writer::Cycle, "disk full".into(), t0);
+        health.failed(
+            Writer::Cycle,
+            "disk still full".into(),
+            t0 + chrono::Duration::seconds(60),
+        );
         let failure = health.failure().expect("failing");
         assert_eq!(failure.since, t0);
         assert_eq!(failure.reason, "disk still full");
         assert!(failure.to_string().contains("disk still full"), "{failure}");
-        health.succeeded();
+        // A credits refresh that goes through does not end the cycles' failure.
+        health.succeeded(Writer::Credits);
+        assert_eq!(health.failure().map(|f| f.since), Some(t0));
+        health.succeeded(Writer::Cycle);
         assert_eq!(health.failure(), None);
     }
 

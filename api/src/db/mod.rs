@@ -112,11 +112,15 @@ impl Database {
         // for ever (every other writer then gets "database is locked"), and its next writes would
         // never be committed. That happens when a COMMIT or ROLLBACK fails, as on a full disk:
         // such a connection is closed instead (closing rolls its transaction back), and the pool
-        // opens a fresh one when needed.
+        // opens a fresh one when needed. A transaction dropped unfinished has its ROLLBACK queued
+        // on the connection's worker, not yet run: a ping, queued behind it, waits for it first.
         options.map_sqlx_sqlite_pool_opts(|pool| {
             pool.after_release(|conn, _| {
                 Box::pin(async move {
                     use sea_orm::sqlx::Connection as _;
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
                     let in_transaction = conn.is_in_transaction();
                     if in_transaction {
                         tracing::warn!("closing a SQLite connection left inside a transaction");
@@ -259,6 +263,30 @@ pub fn is_unavailable(err: &DbErr) -> bool {
                 || code == "53300"
                 || code == "5"
                 || code == "6"
+        }
+        _ => false,
+    }
+}
+
+/// Whether `err` says the database cannot be reached at all (refused, lost, shutting down), not
+/// that it is busy: a connection failed or was cut, or the pool timed out while it held no
+/// connection (`open`, its connections open then), so it could open none.
+pub fn is_unreachable(err: &DbErr, open: u32) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    let sqlx = match err {
+        DbErr::Conn(_) => return true,
+        DbErr::ConnectionAcquire(_) => return open == 0,
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
+            sqlx
+        }
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Error::Io(_) | Error::Tls(_) | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::PoolTimedOut => open == 0,
+        Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            code.starts_with("08") || code.starts_with("57P")
         }
         _ => false,
     }

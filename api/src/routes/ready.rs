@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::{
     error::{ApiError, ErrorBody, Result},
+    outage::DatabaseOutage,
     state::AppState,
 };
 
@@ -35,7 +36,10 @@ pub struct Ready {
     )
 )]
 #[get("/api/ready")]
-pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse> {
+pub async fn ready(
+    state: web::Data<AppState>,
+    outage: Option<web::Data<DatabaseOutage>>,
+) -> Result<HttpResponse> {
     let not_ready = |why: String| {
         tracing::warn!(error = why, "not ready");
         ApiError::Unavailable(why)
@@ -45,6 +49,10 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse> {
         .check_ready(READY_TIMEOUT)
         .await
         .map_err(|err| not_ready(err.to_string()))?;
+    // The database answers: an outage the data routes found is over.
+    if let Some(outage) = outage {
+        outage.reached();
+    }
     if let Some(failure) = state.write_health.as_ref().and_then(|h| h.failure()) {
         return Err(not_ready(failure.to_string()));
     }

@@ -6,7 +6,7 @@
 //! servers it started.
 
 mod fleet;
-mod overload;
+mod flood;
 mod server;
 
 use std::{sync::Arc, time::Instant};
@@ -44,7 +44,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub fleet: fleet::FleetArgs,
     #[command(flatten)]
-    pub overload: overload::OverloadArgs,
+    pub flood: flood::FloodArgs,
     /// What to measure: the view (`views`: uncached and cached scenarios, then the fleet), the
     /// history endpoints (`history`, uncached), or pages under a flood of full views (`overload`).
     #[arg(long, value_enum, default_value_t = Group::Views)]
@@ -177,22 +177,23 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         println!("using the {existing} nodes already in the database");
     }
     let nodes = pnode::Entity::find().count(db.conn()).await?;
+    let client = load::client(std::time::Duration::from_secs(120))?;
+    if args.group == Group::Overload {
+        println!("backend: {:?}; {nodes} nodes", db.backend());
+        flood::run(&client, &settings.database.url, &db, nodes, &args.flood).await?;
+        db.close().await?;
+        return Ok(());
+    }
     println!(
         "backend: {:?}; {nodes} nodes; {} requests per scenario at concurrency {}",
         db.backend(),
         args.requests,
         args.concurrency
     );
-    let client = load::client(std::time::Duration::from_secs(120))?;
     println!(
         "{:<24} {:>8} {:>9} {:>9} {:>9} {:>10} {:>12}",
         "scenario", "p50 ms", "p99 ms", "max ms", "req/s", "view stmts", "bytes/req"
     );
-    if args.group == Group::Overload {
-        overload::run(&client, &settings.database.url, &db, nodes, &args.overload).await?;
-        db.close().await?;
-        return Ok(());
-    }
     let groups = match args.group {
         Group::Overload => Vec::new(),
         Group::Views => vec![("0", uncached()), ("64", cached())],

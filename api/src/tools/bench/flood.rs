@@ -23,7 +23,7 @@ use crate::{db::Database, tools::load};
 
 /// How hard to flood, and which server to flood.
 #[derive(Debug, Clone, clap::Args)]
-pub struct OverloadArgs {
+pub struct FloodArgs {
     /// Clients asking for the full view back to back (the `overload` group).
     #[arg(long, default_value_t = 64)]
     pub flood: usize,
@@ -103,7 +103,7 @@ pub async fn run(
     database_url: &str,
     db: &Database,
     nodes: u64,
-    args: &OverloadArgs,
+    args: &FloodArgs,
 ) -> anyhow::Result<()> {
     let binary = match &args.server_binary {
         Some(binary) => binary.clone(),
