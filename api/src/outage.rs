@@ -1,11 +1,11 @@
 //! Failing fast while the database is unreachable. When a server is stopped or lost, the pool
 //! retries refused connections until its acquire timeout (`PNODE_DB_ACQUIRE_TIMEOUT`, 5 s): every
 //! request would wait that long for its 503, and pile up meanwhile. Once a request has found the
-//! database unreachable (a connection refused or cut, or the pool timed out holding no connection
-//! at all; a busy database or a congested pool does not count), the routes that read it answer 503
-//! at once instead, except one request per `PROBE_EVERY` that tries the database. The first answer
-//! from the database (a 2xx, 304 or 404 of such a route, or a successful `/api/ready`) ends the
-//! outage. Routes that need no database (health, memory, metrics, docs) never pass through here.
+//! database unreachable (a connection refused or cut, or the pool timed out while no statement
+//! had succeeded for as long; a busy database or a congested pool does not count), the routes that
+//! read it answer 503 at once instead, except one request per `PROBE_EVERY` that tries the
+//! database. The first answer from the database (a 2xx or 304 of such a route, or a successful
+//! `/api/ready`) ends the outage. Routes that need no database (health, memory, metrics, docs) never pass through here.
 
 use std::{
     sync::{
@@ -95,7 +95,7 @@ impl DatabaseOutage {
     /// A request found the database unavailable with `err`: an outage begins if it says the
     /// database cannot be reached.
     pub fn failed(&self, err: &sea_orm::DbErr) {
-        if !db::is_unreachable(err, self.db.pool_stats().open) {
+        if !db::is_unreachable(err, self.db.answered_recently()) {
             return;
         }
         let now = self.now();
@@ -165,10 +165,7 @@ pub async fn fail_fast(
     let status = response.status();
     if let Some(DatabaseUnavailable(err)) = response.response().extensions().get() {
         outage.failed(err);
-    } else if status.is_success()
-        || status == StatusCode::NOT_MODIFIED
-        || status == StatusCode::NOT_FOUND
-    {
+    } else if status.is_success() || status == StatusCode::NOT_MODIFIED {
         outage.reached();
     }
     Ok(response.map_into_boxed_body())
@@ -228,30 +225,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_congested_pool_is_no_outage_but_one_that_opened_nothing_is() {
+    async fn a_pool_timeout_is_an_outage_only_when_nothing_was_answered_for_as_long() {
         let (outage, _place) = outage().await;
         let timed_out = DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
-        assert!(!db::is_unreachable(&timed_out, 3), "busy, not gone");
-        assert!(db::is_unreachable(&timed_out, 0), "could open nothing");
-        assert!(!db::is_unreachable(&DbErr::Custom("x".into()), 0));
+        assert!(!db::is_unreachable(&timed_out, true), "busy, not gone");
+        assert!(db::is_unreachable(&timed_out, false), "nothing answered");
+        assert!(!db::is_unreachable(&DbErr::Custom("x".into()), false));
 
-        // The pool of a SQLite file opens connections as needed: a statement makes one.
+        // No statement has run on this pool yet: a timeout means it could reach nothing.
+        assert!(!outage.db.answered_recently());
+        outage.failed(&timed_out);
+        assert!(!outage.admit(), "an outage");
+        outage.reached();
+
+        // Another request was just answered: a timeout now is congestion. (A statement, as every
+        // query of the service is; `execute_unprepared` passes no metric callback.)
         use sea_orm::ConnectionTrait as _;
         outage
             .db
             .conn()
-            .execute_unprepared("SELECT 1")
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT 1",
+            ))
             .await
             .expect("a statement");
+        assert!(outage.db.answered_recently());
         outage.failed(&timed_out);
-        assert!(
-            outage.admit(),
-            "a pool holding connections timed out: congestion"
-        );
+        assert!(outage.admit(), "congestion is no outage");
+        assert_eq!(outage.active.get(), 0);
     }
 
     #[actix_web::test]
-    async fn the_middleware_refuses_at_once_probes_and_recovers_on_any_database_answer() {
+    async fn the_middleware_refuses_at_once_probes_and_recovers_on_a_database_answer() {
         let (outage, _place) = outage().await;
         let outage = web::Data::new(outage);
         let handled = Arc::new(AtomicUsize::new(0));
@@ -305,14 +311,19 @@ mod tests {
         assert_eq!(test::call_service(&app, get("/bad")).await.status(), 400);
         assert_eq!(test::call_service(&app, get("/ok")).await.status(), 503);
 
-        // A 404 is an answer from the database: the outage is over.
+        // Nor does a 404 (some are decided before any query).
         interval_over(&outage);
         assert_eq!(
             test::call_service(&app, get("/missing")).await.status(),
             404
         );
+        assert_eq!(outage.active.get(), 1);
+
+        // A 200 is an answer from the database: the outage is over.
+        interval_over(&outage);
+        assert_eq!(test::call_service(&app, get("/ok")).await.status(), 200);
         assert_eq!(outage.active.get(), 0);
         assert_eq!(test::call_service(&app, get("/ok")).await.status(), 200);
-        assert_eq!(handled.load(Ordering::Relaxed), 4);
+        assert_eq!(handled.load(Ordering::Relaxed), 5);
     }
 }

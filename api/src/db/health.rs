@@ -151,13 +151,13 @@ pub fn check_directory(file: &Path) -> Result<(), String> {
             file.display()
         ));
     }
-    // Same name every time (a process killed here leaves no litter of its own), truncated if
-    // one was left.
+    // Same name every time, so a process killed here leaves no litter of its own; one left over
+    // is removed first. Created exclusively: a link planted under that name is not followed.
     let probe = dir.join(".pnode-api-write-probe");
+    let _ = fs::remove_file(&probe);
     match fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .open(&probe)
     {
         Ok(_) => {

@@ -12,7 +12,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use migration::{Migrator, MigratorTrait};
@@ -57,7 +57,7 @@ impl StatementCounter {
 /// The pool's connections now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Connections open, idle or in use.
+    /// Connections open (idle or in use) or being opened.
     pub open: u32,
     pub idle: u32,
     /// Most connections the pool may open.
@@ -74,6 +74,10 @@ pub struct Database {
     sqlite_file: Option<SqliteFile>,
     /// Statements SeaORM has executed on this pool (its metric callback counts them).
     statements: Arc<AtomicU64>,
+    /// When a statement last succeeded: milliseconds after `epoch`, plus one (0: never).
+    last_answer: Arc<AtomicU64>,
+    epoch: Instant,
+    acquire_timeout: Duration,
 }
 
 /// Why the database is not ready.
@@ -146,7 +150,13 @@ impl Database {
         let mut conn = SeaDatabase::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&statements);
-        conn.set_metric_callback(move |_| {
+        let last_answer = Arc::new(AtomicU64::new(0));
+        let answered = Arc::clone(&last_answer);
+        let epoch = Instant::now();
+        conn.set_metric_callback(move |info| {
+            if !info.failed {
+                answered.store(millis_since(epoch) + 1, Ordering::Relaxed);
+            }
             counter.fetch_add(1, Ordering::Relaxed);
             let _outside_any_count =
                 COUNTING.try_with(|count| count.0.fetch_add(1, Ordering::Relaxed));
@@ -155,12 +165,24 @@ impl Database {
             conn,
             sqlite_file: sqlite_file(&settings.url).map(SqliteFile::opened),
             statements,
+            last_answer,
+            epoch,
+            acquire_timeout: settings.acquire_timeout,
         })
     }
 
     /// The SeaORM connection, for queries.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// Whether a statement succeeded within the last acquire timeout: a pool that timed out while
+    /// others got answers is congested, not cut off from its database.
+    pub fn answered_recently(&self) -> bool {
+        let last = self.last_answer.load(Ordering::Relaxed);
+        last != 0
+            && millis_since(self.epoch).saturating_sub(last - 1)
+                <= u64::try_from(self.acquire_timeout.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Statements executed through this pool since it opened.
@@ -268,14 +290,18 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     }
 }
 
+fn millis_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Whether `err` says the database cannot be reached at all (refused, lost, shutting down), not
-/// that it is busy: a connection failed or was cut, or the pool timed out while it held no
-/// connection (`open`, its connections open then), so it could open none.
-pub fn is_unreachable(err: &DbErr, open: u32) -> bool {
+/// that it is busy: a connection failed or was cut, or the pool timed out and no statement had
+/// succeeded within its acquire timeout (`answered_recently`: see `Database::answered_recently`).
+pub fn is_unreachable(err: &DbErr, answered_recently: bool) -> bool {
     use sea_orm::{RuntimeErr, sqlx::Error};
     let sqlx = match err {
         DbErr::Conn(_) => return true,
-        DbErr::ConnectionAcquire(_) => return open == 0,
+        DbErr::ConnectionAcquire(_) => return !answered_recently,
         DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
             sqlx
         }
@@ -283,7 +309,7 @@ pub fn is_unreachable(err: &DbErr, open: u32) -> bool {
     };
     match sqlx.as_ref() {
         Error::Io(_) | Error::Tls(_) | Error::PoolClosed | Error::WorkerCrashed => true,
-        Error::PoolTimedOut => open == 0,
+        Error::PoolTimedOut => !answered_recently,
         Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             code.starts_with("08") || code.starts_with("57P")
