@@ -369,18 +369,7 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
     some_network(&app, 10_000).await;
     assert_eq!(app.get("/api/pnodes?limit=1").await.status(), 200);
 
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("a small buffer");
-    let addr = app
-        .address
-        .trim_start_matches("http://")
-        .parse()
-        .expect("an address");
-    let mut stream = socket.connect(addr).await.expect("connect");
-    stream
-        .write_all(b"GET /api/pnodes HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("send");
+    let mut stream = unread_full_view(&app).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
 
     let mut received = Vec::new();
@@ -394,6 +383,23 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
     );
     let metrics = scrape(&app).await;
     assert_eq!(value(&metrics, "http_write_timeouts_total", &[]), 1.0);
+}
+
+/// A connection, with a small receive buffer, that asked for the full view and reads none of it.
+async fn unread_full_view(app: &TestApp) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("a small buffer");
+    let addr = app
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let mut stream = socket.connect(addr).await.expect("connect");
+    stream
+        .write_all(b"GET /api/pnodes HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    stream
 }
 
 /// With one full view allowed at a time, a second one waits its short while, then gets 503 with
@@ -410,18 +416,7 @@ async fn a_flood_of_full_views_gets_503_beyond_the_bound_and_pages_still_answer(
     some_network(&app, 10_000).await;
 
     // A full view streamed to a client that does not read holds the one permit.
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("a small buffer");
-    let addr = app
-        .address
-        .trim_start_matches("http://")
-        .parse()
-        .expect("an address");
-    let mut holder = socket.connect(addr).await.expect("connect");
-    holder
-        .write_all(b"GET /api/pnodes HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("send");
+    let mut holder = unread_full_view(&app).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let refused = app.get("/api/pnodes?sort=credits").await;
