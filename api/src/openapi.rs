@@ -11,6 +11,8 @@ use utoipa_actix_web::AppExt;
 
 use crate::{
     error::ErrorBody,
+    export::Format,
+    leaderboard::Metric,
     routes,
     view::query::{Order, SortKey},
 };
@@ -24,7 +26,7 @@ use crate::{
         license(name = "MIT", identifier = "MIT"),
     ),
     servers((url = "/", description = "This service, wherever the document is served from")),
-    components(schemas(ErrorBody, SortKey, Order)),
+    components(schemas(ErrorBody, SortKey, Order, Format, Metric)),
     tags(
         (name = "collector", description = "What the collector did last"),
         (name = "history", description = "A node over time"),

@@ -32,6 +32,15 @@ pub struct Model {
     /// written with that sample, cleared when retention deletes it).
     pub stats_sampled_at: Option<DateTimeUtc>,
     pub stats_uptime_seconds: Option<i64>,
+    /// The health score, 0-100, and its parts, each 0-1, as of `scored_at` (the close of a
+    /// collection cycle; see the API's `score` module for the parts and their weights).
+    pub score: Option<f64>,
+    pub score_reachable: Option<f64>,
+    pub score_stats_success: Option<f64>,
+    pub score_version: Option<f64>,
+    pub score_uptime: Option<f64>,
+    pub score_seeds: Option<f64>,
+    pub scored_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ mod m20261127_000003_create_ingestion_runs;
 mod m20261128_000004_create_data_version;
 mod m20261128_000005_add_network_figures;
 mod m20261128_000006_add_node_newest_figures;
+mod m20261128_000007_add_node_scores;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_create_data_version::Migration),
             Box::new(m20261128_000005_add_network_figures::Migration),
             Box::new(m20261128_000006_add_node_newest_figures::Migration),
+            Box::new(m20261128_000007_add_node_scores::Migration),
         ]
     }
 }

@@ -36,10 +36,12 @@ enum Kind {
     Time,
     Texts,
     Stats,
+    ScoreParts,
 }
 
-/// Every field of `GlobalPnode`, its kind and whether it may be null.
-const NODE_FIELDS: [(&str, Kind, bool); 19] = [
+/// Every field of `GlobalPnode`, its kind and whether it may be null: the contract's, then the
+/// health score this API adds (extra keys, which the dashboards ignore).
+const NODE_FIELDS: [(&str, Kind, bool); 21] = [
     ("id", Kind::Integer, false),
     ("pubkey", Kind::Text, false),
     ("reachable", Kind::Boolean, false),
@@ -59,6 +61,18 @@ const NODE_FIELDS: [(&str, Kind, bool); 19] = [
     ("storageCommitted", Kind::Integer, true),
     ("storageUsed", Kind::Integer, true),
     ("storageUsagePercent", Kind::Number, true),
+    ("score", Kind::Number, true),
+    ("scoreParts", Kind::ScoreParts, true),
+];
+
+/// Every field of `scoreParts`.
+const SCORE_PART_FIELDS: [(&str, Kind, bool); 6] = [
+    ("reachable", Kind::Number, false),
+    ("statsSuccess24h", Kind::Number, false),
+    ("versionCurrency", Kind::Number, false),
+    ("uptime", Kind::Number, false),
+    ("seedVisibility", Kind::Number, false),
+    ("scoredAt", Kind::Time, false),
 ];
 
 /// Every field of `LatestStats`.
@@ -111,6 +125,10 @@ fn check_fields(object: &Value, fields: &[(&str, Kind, bool)], context: &str) {
                 .is_some_and(|items| items.iter().all(Value::is_string)),
             Kind::Stats => {
                 check_fields(value, &STATS_FIELDS, &format!("{context}.{name}"));
+                true
+            }
+            Kind::ScoreParts => {
+                check_fields(value, &SCORE_PART_FIELDS, &format!("{context}.{name}"));
                 true
             }
         };

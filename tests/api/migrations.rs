@@ -21,7 +21,8 @@ const TABLES: [&str; 8] = [
     "ingestion_run_seed_stats",
 ];
 
-const INDEXES: [(&str, &str); 11] = [
+const INDEXES: [(&str, &str); 12] = [
+    ("pnodes", "idx_pnodes_score"),
     (
         "pnode_gossip_observations",
         "idx_pnode_gossip_observations_seed_observed",

@@ -7,7 +7,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, TransactionSession, TransactionTrait,
 };
 
-use crate::db::version;
+use crate::{db::version, score};
 
 /// Counts of one cycle, for all seeds or for one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,7 +56,8 @@ where
 }
 
 /// Closes the run with its totals, the network's figures (`public` nodes seen; nodes reachable
-/// now, counted here) and per-seed figures, in one transaction.
+/// now, counted here) and per-seed figures, and scores every node as of `now`, in one
+/// transaction.
 pub async fn finish<C>(
     db: &C,
     run_id: i64,
@@ -103,6 +104,7 @@ where
     }
     .update(&txn)
     .await?;
+    score::refresh(&txn, now).await?;
     version::bump_cycle_finished(&txn, now).await?;
     txn.commit().await
 }

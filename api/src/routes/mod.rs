@@ -5,6 +5,7 @@ pub mod fallback;
 pub mod health;
 pub mod history;
 pub mod ingestion_status;
+pub mod leaderboard;
 pub mod memory;
 pub mod metrics;
 pub mod network;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(ready::ready)
         .service(pnodes::list)
         .service(pnodes::one)
+        .service(leaderboard::ranked)
         .service(history::node_history)
         .service(network::summary)
         .service(network::cycles)

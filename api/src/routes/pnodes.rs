@@ -9,7 +9,8 @@ use futures_util::{StreamExt as _, stream};
 use crate::{
     cache::Answer,
     error::{ApiError, ErrorBody, Result},
-    http::{self, Freshness, Validators},
+    export::{self, Format, RawFormat},
+    http,
     metrics::Metrics,
     params,
     state::AppState,
@@ -40,14 +41,20 @@ pub(crate) fn no_such_pnode(pubkey: &str) -> ApiError {
 }
 
 /// Every node as the network sees it now, with the seeds that have reported it. Without `limit`
-/// the whole selection; with it, one page and `pagination`.
+/// the whole selection; with it, one page and `pagination`. As CSV (`format=csv`, or `Accept:
+/// text/csv`): the same nodes in the same order, one row each, streamed.
 #[utoipa::path(
     tag = "pnodes",
     operation_id = "listPnodes",
-    params(RawPnodeQuery),
+    params(RawPnodeQuery, RawFormat),
     responses(
         (status = 200, description = "The selected nodes, in order: the whole network \
-            (`globalPnodes`) without `limit`, one page (`pnodes`, `pagination`) with it", body = PnodesBody,
+            (`globalPnodes`) without `limit`, one page (`pnodes`, `pagination`) with it; as CSV, \
+            a header row then one row per node (columns in the README)",
+            content(
+                (PnodesBody = "application/json"),
+                (String = "text/csv", example = json!("id,pubkey,reachable,...\r\n17,7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR,true,...\r\n")),
+            ),
             headers(
                 ("ETag" = String, description = "Strong validator of this answer: the data version, the question and the encoding"),
                 ("Last-Modified" = String, description = "When the newest collection cycle finished"),
@@ -66,18 +73,69 @@ pub async fn list(
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
     raw: web::Query<RawPnodeQuery>,
+    format: web::Query<RawFormat>,
 ) -> Result<HttpResponse> {
     let query = PnodeQuery::try_from(raw.into_inner())?;
-    let encoding = http::negotiate(&req);
+    let response = match format.negotiate(&req)? {
+        Format::Json => json_list(&req, &state, metrics, query).await?,
+        Format::Csv => csv_list(&req, &state, metrics, &query).await?,
+    };
+    Ok(http::varies_by_accept(response))
+}
+
+/// The nodes `query` selects as CSV, from the database (the view cache holds JSON), streamed.
+async fn csv_list(
+    req: &HttpRequest,
+    state: &AppState,
+    metrics: web::Data<Metrics>,
+    query: &PnodeQuery,
+) -> Result<HttpResponse> {
     let db = state.db.conn();
-    // `creditDelta24h` moves with the clock.
-    let freshness = Freshness::read(&state, true).await?;
+    let what = format!("/api/pnodes?{}&format=csv", query.canonical());
+    let (_, validators) = match http::revalidate(req, state, &what, true).await? {
+        Ok(fresh) => fresh,
+        Err(not_modified) => return Ok(not_modified),
+    };
+    let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
+    // The whole network is a full view: computed under the same bound as the JSON one.
+    let permit = match query.limit {
+        None => Some(state.full_views.enter().await?),
+        Some(_) => None,
+    };
+    let selection = cost.statements().count(view::select(db, query)).await?;
+    cost.selected(selection.total);
+    let body = export::pnodes(
+        db.clone(),
+        &selection.ids,
+        Utc::now(),
+        query.scope.clone(),
+        cost,
+    )
+    .inspect(move |_| {
+        let _held = &permit;
+    });
+    Ok(validators
+        .ok_to_compress()
+        .content_type(export::CONTENT_TYPE)
+        .insert_header(export::disposition("pnodes"))
+        .streaming(body))
+}
+
+/// The nodes `query` selects as JSON: from the view cache, or from the database when it is off.
+async fn json_list(
+    req: &HttpRequest,
+    state: &AppState,
+    metrics: web::Data<Metrics>,
+    query: PnodeQuery,
+) -> Result<HttpResponse> {
+    let encoding = http::negotiate(req);
+    let db = state.db.conn();
     let what = format!("/api/pnodes?{}", query.canonical());
-    let validators = Validators::new(&freshness, &what, encoding);
-    if validators.client_has_it(&req) {
-        state.cache.metrics().not_modified();
-        return Ok(validators.not_modified());
-    }
+    // `creditDelta24h` moves with the clock.
+    let (freshness, validators) = match http::revalidate(req, state, &what, true).await? {
+        Ok(fresh) => fresh,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
     let cached = cost.statements().count(state.cache.pnodes(
         db,
@@ -148,13 +206,11 @@ pub async fn one(
     let not_found = || no_such_pnode(&pubkey);
     let encoding = http::negotiate(&req);
     let db = state.db.conn();
-    let freshness = Freshness::read(&state, true).await?;
     let what = format!("/api/pnodes/{pubkey}");
-    let validators = Validators::new(&freshness, &what, encoding);
-    if validators.client_has_it(&req) {
-        state.cache.metrics().not_modified();
-        return Ok(validators.not_modified());
-    }
+    let (freshness, validators) = match http::revalidate(&req, &state, &what, true).await? {
+        Ok(fresh) => fresh,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let mut cost = RequestCost::start(metrics.into_inner(), &state.memory);
     let cached = cost.statements().count(state.cache.pnode(
         db,

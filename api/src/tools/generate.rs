@@ -13,6 +13,7 @@ use sea_orm::{
 
 use crate::{
     db::{ROWS_PER_STATEMENT, version},
+    score,
     tools::rng::Rng,
 };
 
@@ -105,7 +106,7 @@ where
 }
 
 /// One finished collection run per minute of the history's depth, as a collector would have left
-/// them (every node observed, a fifth reachable, a quarter public).
+/// them (every node observed, a fifth reachable, a quarter public), then every node's score.
 async fn insert_runs<C>(db: &C, spec: Spec, now: DateTime<Utc>) -> Result<u64, DbErr>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -131,6 +132,8 @@ where
         .collect();
     let txn = db.begin().await?;
     let written = insert(&txn, runs).await?;
+    // As the collector does when it closes a cycle.
+    score::refresh(&txn, now).await?;
     version::bump(&txn, now).await?;
     txn.commit().await?;
     Ok(written)
@@ -217,6 +220,8 @@ impl Rows {
             gossip_storage_used: Set(newest_observed.then(|| storage_used(depth - 1))),
             stats_sampled_at: Set(newest_sampled.then(|| now - Duration::seconds(SEEN_EVERY))),
             stats_uptime_seconds: Set(newest_sampled.then(|| uptime + SEEN_EVERY * (samples - 1))),
+            // Scored once every row is in (see `insert_runs`).
+            ..Default::default()
         });
 
         let mut seen_by: Vec<(usize, DateTime<Utc>, DateTime<Utc>)> = Vec::new();

@@ -43,7 +43,16 @@ use crate::{seeds::Seed, timestamp};
     "isPublic": true,
     "storageCommitted": 183000000000_i64,
     "storageUsed": 94633,
-    "storageUsagePercent": 0.0000517
+    "storageUsagePercent": 0.0000517,
+    "score": 93.9,
+    "scoreParts": {
+        "reachable": 1.0,
+        "statsSuccess24h": 0.98,
+        "versionCurrency": 1.0,
+        "uptime": 1.0,
+        "seedVisibility": 0.5,
+        "scoredAt": "2025-12-06T21:49:20.120Z"
+    }
 }))]
 pub struct GlobalPnode {
     /// Database id.
@@ -96,6 +105,43 @@ pub struct GlobalPnode {
     /// 0-100 as pRPC reports it, from the newest observation.
     #[schema(required = true)]
     pub storage_usage_percent: Option<f64>,
+    /// Health score, 0-100 (one decimal): the parts in `scoreParts` weighted reachable 30,
+    /// statsSuccess24h 25, versionCurrency 20, uptime 15, seedVisibility 10. Computed when a
+    /// collection cycle closes; null until the first one after the node appeared.
+    #[schema(required = true, minimum = 0, maximum = 100)]
+    pub score: Option<f64>,
+    /// What `score` is made of; null with it.
+    #[schema(required = true)]
+    pub score_parts: Option<ScoreParts>,
+}
+
+/// The parts of a node's health score, each 0-1, as of `scoredAt`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoreParts {
+    /// 1 when the last get-stats call succeeded, else 0.
+    #[schema(minimum = 0, maximum = 1)]
+    pub reachable: f64,
+    /// Of the collection cycles that closed in the 24 hours before `scoredAt` since the node was
+    /// first seen, the share that recorded a stats sample of it.
+    #[serde(rename = "statsSuccess24h")]
+    #[schema(minimum = 0, maximum = 1)]
+    pub stats_success_24h: f64,
+    /// 1 on the network's newest version or past it, 0.5 on an older one of its major.minor,
+    /// else 0. The newest is the newest (numeric order) that at least two nodes run, or the
+    /// newest of all when none has two.
+    #[schema(minimum = 0, maximum = 1)]
+    pub version_currency: f64,
+    /// The newest stats sample's uptime over 24 hours, at most 1.
+    #[schema(minimum = 0, maximum = 1)]
+    pub uptime: f64,
+    /// The seeds that have reported the node over all seeds that have reported any node.
+    #[schema(minimum = 0, maximum = 1)]
+    pub seed_visibility: f64,
+    /// When the parts were computed: the close of a collection cycle.
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub scored_at: DateTime<Utc>,
 }
 
 /// The stats sample shown for a node: of its two newest samples, the newer one that has a
@@ -197,6 +243,27 @@ pub(super) struct NodeColumns {
     last_stats_success_at: Option<DateTime<Utc>>,
     latest_credits: Option<i64>,
     credits_updated_at: Option<DateTime<Utc>>,
+    score: Option<f64>,
+    score_reachable: Option<f64>,
+    score_stats_success: Option<f64>,
+    score_version: Option<f64>,
+    score_uptime: Option<f64>,
+    score_seeds: Option<f64>,
+    scored_at: Option<DateTime<Utc>>,
+}
+
+impl NodeColumns {
+    /// The score's parts, when the node has been scored.
+    fn score_parts(&self) -> Option<ScoreParts> {
+        Some(ScoreParts {
+            reachable: self.score_reachable?,
+            stats_success_24h: self.score_stats_success?,
+            version_currency: self.score_version?,
+            uptime: self.score_uptime?,
+            seed_visibility: self.score_seeds?,
+            scored_at: self.scored_at?,
+        })
+    }
 }
 
 /// What the view reads of a node's newest gossip observation (`o_*`).
@@ -278,7 +345,10 @@ impl Details {
             active_streams: s.active_streams,
             bytes_per_second: s.bytes_per_second,
         });
+        let score_parts = node.score_parts();
         GlobalPnode {
+            score: score_parts.as_ref().and(node.score),
+            score_parts,
             id: node.id,
             pubkey: node.pubkey,
             reachable: node.reachable,

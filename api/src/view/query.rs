@@ -42,7 +42,7 @@ pub struct RawPnodeQuery {
     #[param(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub q: Option<String>,
     /// Order by: `id` (default), `pubkey`, `version` (numeric), `uptime`, `activeStreams`,
-    /// `lastSeen` or `credits`. Nulls come last either way; ties go by id.
+    /// `lastSeen`, `credits` or `score`. Nulls come last either way; ties go by id.
     #[param(value_type = Option<SortKey>)]
     pub sort: Option<String>,
     /// `asc` (default) or `desc`.
@@ -105,6 +105,7 @@ pub enum SortKey {
     ActiveStreams,
     LastSeen,
     Credits,
+    Score,
 }
 
 /// Which way.
@@ -116,7 +117,7 @@ pub enum Order {
     Desc,
 }
 
-const SORT_KEYS: [(&str, SortKey); 7] = [
+const SORT_KEYS: [(&str, SortKey); 8] = [
     ("id", SortKey::Id),
     ("pubkey", SortKey::Pubkey),
     ("version", SortKey::Version),
@@ -124,6 +125,7 @@ const SORT_KEYS: [(&str, SortKey); 7] = [
     ("activeStreams", SortKey::ActiveStreams),
     ("lastSeen", SortKey::LastSeen),
     ("credits", SortKey::Credits),
+    ("score", SortKey::Score),
 ];
 
 const ORDERS: [(&str, Order); 2] = [("asc", Order::Asc), ("desc", Order::Desc)];
@@ -329,7 +331,7 @@ mod tests {
             (
                 "sort",
                 "speed",
-                "must be one of id, pubkey, version, uptime, activeStreams, lastSeen, credits",
+                "must be one of id, pubkey, version, uptime, activeStreams, lastSeen, credits, score",
             ),
             ("order", "up", "must be one of asc, desc"),
             ("limit", "0", "from 1 to 1000"),

@@ -184,6 +184,7 @@ fn order(backend: DbBackend, select: &mut SelectStatement, sort: SortKey, order:
         SortKey::Uptime => Some(Expr::col((SAMPLE, sample::Column::UptimeSeconds))),
         SortKey::ActiveStreams => Some(Expr::col((SAMPLE, sample::Column::ActiveStreams))),
         SortKey::Credits => Some(Expr::col((NODE, pnode::Column::LatestCredits))),
+        SortKey::Score => Some(Expr::col((NODE, pnode::Column::Score))),
         SortKey::LastSeen => Some(last_seen_seconds(backend)),
     };
     if let Some(key) = key {

@@ -28,6 +28,11 @@ pub fn compare(a: &str, b: &str) -> Ordering {
         })
 }
 
+/// The numeric core of a version: [0, 8, 0] of "0.8.0-trynet.1".
+pub fn core(version: &str) -> Vec<u64> {
+    split(version).0
+}
+
 /// Splits "1.2.3-x" into ([1, 2, 3], "-x"). The core stops at the first part that is not a number.
 fn split(version: &str) -> (Vec<u64>, &str) {
     let version = version.trim();
