@@ -17,6 +17,7 @@ use crate::{
     startup::Application,
     telemetry,
     tools::{bench, demo, generate, soak},
+    webhooks,
 };
 
 /// Collects the Xandeum pNode network and serves it as a JSON API.
@@ -123,6 +124,9 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
     );
     let (stop, stopped) = watch::channel(false);
     if once {
+        if !settings.webhooks.urls.trim().is_empty() {
+            tracing::warn!("collect --once sends no webhooks (it would end before delivering)");
+        }
         match collector.run_cycle(&stopped).await? {
             Some(report) => print_report(&report),
             None => println!("another replica holds the collector lock: nothing collected"),
@@ -131,6 +135,11 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
         let signal = shutdown::listen()?;
         let probe = MemoryProbe::from_settings(&settings.memory)?;
         let monitor = memory::spawn_monitor(Arc::new(probe), &settings.memory);
+        // The events this process records go to the webhooks, as under `serve`.
+        let webhooks = webhooks::start(&settings.webhooks)?.map(|(sender, task, _)| {
+            collector.send_events_to(sender);
+            task
+        });
         let task = tokio::spawn(collector.run(stopped));
         let name = signal.await;
         tracing::info!(
@@ -140,6 +149,9 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
         let _ = stop.send(true);
         task.await?;
         monitor.abort();
+        if let Some(webhooks) = webhooks {
+            webhooks.abort();
+        }
     }
     db.close().await?;
     Ok(())
@@ -231,6 +243,33 @@ mod tests {
         };
         assert_eq!(args.url.to_string(), "http://127.0.0.1:8080");
         assert_eq!(cli.settings.database.url, "sqlite://pnodes.db?mode=rwc");
+    }
+
+    #[test]
+    fn bench_flags_and_global_settings_of_the_same_name_both_parse() {
+        // `--events` (bench) and the events retention were once the argument id `events`.
+        let cli = Cli::try_parse_from([
+            "pnode-api",
+            "bench",
+            "--group",
+            "events",
+            "--events",
+            "5",
+            "--retain-events",
+            "2h",
+            "--webhook-timeout",
+            "3s",
+        ])
+        .expect("both parse");
+        let Command::Bench(args) = cli.command else {
+            panic!("not a bench: {:?}", cli.command);
+        };
+        assert_eq!(args.events.events, 5);
+        assert_eq!(
+            cli.settings.collector.retention.events,
+            Duration::from_secs(7200)
+        );
+        assert_eq!(cli.settings.webhooks.timeout, Duration::from_secs(3));
     }
 
     #[test]

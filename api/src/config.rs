@@ -47,6 +47,12 @@ pub struct Settings {
     #[command(flatten)]
     pub collector: CollectorSettings,
 
+    #[command(flatten)]
+    pub events: EventSettings,
+
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
+
     /// Whether `serve` collects (when seeds are set); `serve --no-collector` turns it off.
     #[arg(skip = true)]
     pub run_collector: bool,
@@ -187,8 +193,107 @@ pub struct CollectorSettings {
     #[arg(long = "credits-snapshot-every", env = "PNODE_CREDITS_SNAPSHOT_EVERY", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
     pub credits_snapshot_every: Duration,
 
+    /// A node no seed has reported for this long is announced as gone (`node.disappeared`).
+    #[arg(id = "node_gone_after", long = "node-gone-after", env = "PNODE_NODE_GONE_AFTER", default_value = "10m", value_parser = humantime::parse_duration, global = true)]
+    pub gone_after: Duration,
+
     #[command(flatten)]
     pub retention: RetentionSettings,
+}
+
+/// Live events (`/api/events`).
+#[derive(Debug, Clone, Args)]
+pub struct EventSettings {
+    /// How often each replica reads new events from the database (the delay of a live event).
+    #[arg(id = "events_poll_interval", long = "events-poll-interval", env = "PNODE_EVENTS_POLL_INTERVAL", default_value = "1s", value_parser = positive_duration, global = true)]
+    pub poll_interval: Duration,
+
+    /// A comment line is sent on a quiet stream this often, so that proxies keep it open.
+    #[arg(id = "events_heartbeat", long = "events-heartbeat", env = "PNODE_EVENTS_HEARTBEAT", default_value = "15s", value_parser = positive_duration, global = true)]
+    pub heartbeat: Duration,
+
+    /// Event streams open at once; more are answered 503.
+    #[arg(
+        id = "events_max_clients",
+        long = "events-max-clients",
+        env = "PNODE_EVENTS_MAX_CLIENTS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub max_clients: usize,
+
+    /// Most events replayed to a client reconnecting with `Last-Event-ID`; more missed: `reset`.
+    #[arg(
+        id = "events_replay",
+        long = "events-replay",
+        env = "PNODE_EVENTS_REPLAY",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub replay: u64,
+}
+
+/// Webhooks: where the collecting replica POSTs its events.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// Comma-separated URLs, each receiving every event, or `kind|kind=URL` for some kinds only
+    /// (e.g. `node.reachability|node.disappeared=https://hooks.example.org/x`); empty: none.
+    #[arg(
+        id = "webhooks",
+        long = "webhooks",
+        env = "PNODE_WEBHOOKS",
+        default_value = "",
+        hide_env_values = true,
+        global = true
+    )]
+    pub urls: String,
+
+    /// Signs each body: `X-Pnode-Signature: sha256=<hex HMAC-SHA256 of the body>`; empty: unsigned.
+    #[arg(
+        id = "webhook_secret",
+        long = "webhook-secret",
+        env = "PNODE_WEBHOOK_SECRET",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true,
+        global = true
+    )]
+    pub secret: String,
+
+    /// Longest one delivery attempt may take, connection included.
+    #[arg(id = "webhook_timeout", long = "webhook-timeout", env = "PNODE_WEBHOOK_TIMEOUT", default_value = "5s", value_parser = positive_duration, global = true)]
+    pub timeout: Duration,
+
+    /// Attempts after a failed first one (a connection error, a timeout, a status other than 2xx).
+    #[arg(
+        id = "webhook_retries",
+        long = "webhook-retries",
+        env = "PNODE_WEBHOOK_RETRIES",
+        default_value_t = 3,
+        global = true
+    )]
+    pub retries: u32,
+
+    /// Wait before the first retry; it doubles for each next one.
+    #[arg(id = "webhook_backoff", long = "webhook-backoff", env = "PNODE_WEBHOOK_BACKOFF", default_value = "2s", value_parser = humantime::parse_duration, global = true)]
+    pub backoff: Duration,
+
+    /// Per URL, kind and node (the network for cycles and credits): after a send, later events
+    /// are held this long, and the newest is sent then if it says something new; 0: none held.
+    #[arg(id = "webhook_cooldown", long = "webhook-cooldown", env = "PNODE_WEBHOOK_COOLDOWN", default_value = "10m", value_parser = humantime::parse_duration, global = true)]
+    pub cooldown: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        defaults()
+    }
 }
 
 /// How long history is kept; older rows are pruned after collection cycles, in small batches.
@@ -209,6 +314,10 @@ pub struct RetentionSettings {
     /// Credits snapshots older than this are deleted.
     #[arg(long = "retain-credits", env = "PNODE_RETAIN_CREDITS", default_value = "90d", value_parser = humantime::parse_duration, global = true)]
     pub credits: Duration,
+
+    /// Events older than this are deleted (a client reconnecting later gets `reset`).
+    #[arg(id = "retain_events", long = "retain-events", env = "PNODE_RETAIN_EVENTS", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
+    pub events: Duration,
 }
 
 /// Where the data lives and how many connections may reach it.
@@ -333,6 +442,15 @@ impl Settings {
             workers: Some(2),
             ..defaults()
         }
+    }
+}
+
+/// A duration that is more than zero (a period or a timeout of 0 means nothing sensible).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than 0".to_owned()),
+        Ok(duration) => Ok(duration),
+        Err(err) => Err(err.to_string()),
     }
 }
 

@@ -68,6 +68,9 @@ pub enum ApiError {
     /// A dependency (the database) cannot serve now; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
+    /// As many event streams are open as the server allows; retrying later may work.
+    #[error("{0}")]
+    TooManyStreams(String),
     /// Too many full views are being computed; retrying later may work.
     #[error(transparent)]
     Overloaded(#[from] crate::overload::Busy),
@@ -90,6 +93,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
             Self::Overloaded(_) => "overloaded",
+            Self::TooManyStreams(_) => "too_many_streams",
             Self::Database(err) if db::is_unavailable(err) => "unavailable",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
@@ -119,7 +123,9 @@ impl ResponseError for ApiError {
             Self::InvalidParameter(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded(_) | Self::TooManyStreams(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Database(err) if db::is_unavailable(err) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -24,6 +24,10 @@ use crate::{
     view::{ViewError, cost::RequestCost, query::Scope, stream as view_stream},
 };
 
+/// The header giving the number of rows a CSV answer holds (its header row aside): a body with
+/// fewer was cut short (a database failure part-way ends the stream at a row boundary).
+pub const ROW_COUNT: &str = "x-row-count";
+
 /// The media type of a CSV answer.
 pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8; header=present";
 
@@ -64,7 +68,16 @@ fn accepted(req: &HttpRequest) -> Format {
     let Ok(accept) = Accept::parse(req) else {
         return Format::Json;
     };
+    // `q=0` means "not this one".
+    let refused: Vec<_> = accept
+        .iter()
+        .filter(|item| item.quality == actix_web::http::header::Quality::ZERO)
+        .map(|item| item.item.clone())
+        .collect();
     for mime in accept.ranked() {
+        if refused.contains(&mime) {
+            continue;
+        }
         match (mime.type_(), mime.subtype()) {
             (t, s) if t == "text" && s == "csv" => return Format::Csv,
             (t, s) if t == "application" && s == "json" => return Format::Json,
@@ -265,6 +278,14 @@ mod tests {
             Some(Format::Csv)
         );
         assert_eq!(negotiated(Some("*/*"), None).ok(), Some(Format::Json));
+        assert_eq!(
+            negotiated(Some("text/csv;q=0, application/json;q=0.5"), None).ok(),
+            Some(Format::Json)
+        );
+        assert_eq!(
+            negotiated(Some("text/csv;q=0"), None).ok(),
+            Some(Format::Json)
+        );
         assert_eq!(negotiated(Some("text/html"), None).ok(), Some(Format::Json));
         assert_eq!(
             negotiated(Some("text/csv"), Some("json")).ok(),

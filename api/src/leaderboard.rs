@@ -5,7 +5,7 @@
 use entity::pnode;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
     sea_query::{Expr, Func},
 };
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     params::{self, InvalidParameter},
     score::{self, Weights},
+    view::model::shown_score,
 };
 
 /// Most nodes one leaderboard lists.
@@ -27,7 +28,7 @@ pub const DEFAULT_LIMIT: u64 = 10;
 pub enum Metric {
     /// The health score (`score`).
     Score,
-    /// The newest stats sample's uptime, in seconds.
+    /// The newest stats sample's uptime, in seconds, of nodes whose last get-stats call succeeded.
     Uptime,
     /// The newest credits.
     Credits,
@@ -64,8 +65,8 @@ impl Metric {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RawLeaderboardQuery {
-    /// What to rank by (default `score`): `score`, `uptime` (newest stats sample), `credits`
-    /// or `storage` (bytes committed).
+    /// What to rank by (default `score`): `score`, `uptime` (newest stats sample, of nodes
+    /// answering get-stats now), `credits` or `storage` (bytes committed).
     #[param(value_type = Option<Metric>)]
     pub metric: Option<String>,
     /// Nodes to list, 1 to 100 (default 10).
@@ -168,6 +169,11 @@ pub async fn rank(
             "value",
         )
         .filter(figure.is_not_null())
+        // An uptime is only what a node answering now says.
+        .apply_if(
+            (query.metric == Metric::Uptime).then_some(()),
+            |select, ()| select.filter(pnode::Column::Reachable.eq(true)),
+        )
         .order_by_desc(figure)
         .order_by_asc(pnode::Column::Id)
         .limit(query.limit)
@@ -184,8 +190,11 @@ pub async fn rank(
                 rank,
                 id: row.id,
                 pubkey: row.pubkey,
-                value: row.value,
-                score: row.score,
+                value: match query.metric {
+                    Metric::Score => shown_score(row.value),
+                    _ => row.value,
+                },
+                score: row.score.map(shown_score),
                 reachable: row.reachable,
                 latest_version: row.gossip_version,
             })

@@ -5,12 +5,19 @@
 use actix_web::App;
 use utoipa::{
     Modify, OpenApi,
-    openapi::{Content, Ref, RefOr, ResponseBuilder, path::Operation, response::Response},
+    openapi::{
+        Content, ContentBuilder, ObjectBuilder, Paths, PathsBuilder, Ref, RefOr, Required,
+        ResponseBuilder, Type,
+        path::{HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem},
+        request_body::RequestBodyBuilder,
+        response::Response,
+    },
 };
 use utoipa_actix_web::AppExt;
 
 use crate::{
     error::ErrorBody,
+    events::Event,
     export::Format,
     leaderboard::Metric,
     routes,
@@ -26,9 +33,10 @@ use crate::{
         license(name = "MIT", identifier = "MIT"),
     ),
     servers((url = "/", description = "This service, wherever the document is served from")),
-    components(schemas(ErrorBody, SortKey, Order, Format, Metric)),
+    components(schemas(ErrorBody, SortKey, Order, Format, Metric, Event)),
     tags(
         (name = "collector", description = "What the collector did last"),
+        (name = "events", description = "What changes, as it changes"),
         (name = "history", description = "A node over time"),
         (name = "network", description = "The network at a glance, now and cycle by cycle"),
         (name = "pnodes", description = "The global view: every node now, and who has seen it"),
@@ -39,7 +47,14 @@ use crate::{
 struct ApiDoc;
 
 /// Tags of the operations that read the database, and so answer 503 while it is unavailable.
-const DATABASE_TAGS: [&str; 5] = ["pnodes", "collector", "history", "network", "seeds"];
+const DATABASE_TAGS: [&str; 6] = [
+    "pnodes",
+    "collector",
+    "events",
+    "history",
+    "network",
+    "seeds",
+];
 
 /// The responses any operation can give, added to every operation: `4XX` (what the HTTP layer
 /// refuses), `500`, and `503` on those that read the database.
@@ -127,7 +142,63 @@ pub fn document() -> utoipa::openapi::OpenApi {
     SharedResponses.modify(&mut doc);
     // Every route is a public, read-only GET: no security scheme, said explicitly.
     doc.security = Some(Vec::new());
+    doc.webhooks = Some(webhooks());
     doc
+}
+
+/// What the collecting replica POSTs to each URL of `PNODE_WEBHOOKS`: one event per call.
+fn webhooks() -> Paths {
+    let header = |name: &str, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build()
+    };
+    let operation = OperationBuilder::new()
+        .operation_id(Some("eventWebhook"))
+        .tag("events")
+        .summary(Some("An event, as `/api/events` streams it"))
+        .description(Some(
+            "POSTed by the collecting replica to each URL of `PNODE_WEBHOOKS` (all events, or the \
+             kinds its rule names), once per event, with retries (`PNODE_WEBHOOK_RETRIES`, backoff \
+             from `PNODE_WEBHOOK_BACKOFF` doubling) and a cooldown per rule, kind and node \
+             (`PNODE_WEBHOOK_COOLDOWN`).",
+        ))
+        .parameter(header(
+            "X-Pnode-Signature",
+            "`sha256=` and the hex HMAC-SHA256 of the body with `PNODE_WEBHOOK_SECRET` (absent \
+             without a secret)",
+        ))
+        .parameter(header("X-Pnode-Event", "The event's `kind`"))
+        .parameter(header(
+            "X-Pnode-Delivery",
+            "The event's `id`: the same on every retry",
+        ))
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Event")))
+                        .build(),
+                )
+                .required(Some(Required::True))
+                .build(),
+        ))
+        .response(
+            "2XX",
+            Response::new(
+                "Received. Any other status, or no answer within `PNODE_WEBHOOK_TIMEOUT`, is \
+                 retried",
+            ),
+        )
+        .build();
+    PathsBuilder::new()
+        .path("event", PathItem::new(HttpMethod::Post, operation))
+        .build()
 }
 
 /// The document as the YAML committed at `openapi.yaml`.

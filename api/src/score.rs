@@ -3,15 +3,18 @@
 //! | part | weight | value |
 //! |---|---|---|
 //! | `reachable` | 30 | 1 when the node's last get-stats call succeeded, else 0 |
-//! | `statsSuccess24h` | 25 | of the collection cycles that closed in the last 24 hours since the node was first seen, the share that recorded a stats sample of it (at most 1) |
-//! | `versionCurrency` | 20 | 1 on the bar or a newer version, 0.5 on an older one of the bar's major.minor, else 0 (no version: 0). The bar is the newest version (in numeric order) that at least two nodes run, or the newest of all when none has two: one node cannot set it |
-//! | `uptime` | 15 | the newest stats sample's uptime over 24 hours (at most 1) |
+//! | `statsSuccess24h` | 25 | of the collection cycles that started in the last 24 hours (since the node was first seen) and asked nodes for stats, the share that recorded a stats sample of it (at most 1). A cycle in which every seed failed, or one stopped before polling, asked no node and does not count |
+//! | `versionCurrency` | 20 | 1 on the bar or a newer version, 0.5 on an older one of the bar's major.minor, else 0 (no version: 0). The bar is the newest version (in numeric order) that at least 2 nodes and 5 % of the nodes with a version run, or the newest of all when none does: a few nodes cannot set it |
+//! | `uptime` | 15 | when the node's last get-stats call succeeded, its newest sample's uptime over 24 hours (at most 1); else 0 |
 //! | `seedVisibility` | 10 | the seeds that have reported the node over all seeds that have reported any node |
 //!
-//! The score is rounded to one decimal. The collector computes every node's score and parts when
-//! it closes a cycle, in the same transaction (so they move with the data version), as two
-//! `UPDATE`s over `pnodes` plus two small queries (the versions run, the seeds known): ordering
-//! by score and the leaderboard then read one indexed column.
+//! The collector computes every node's score and parts when it closes a cycle, in the same
+//! transaction (so they move with the data version): three small queries (the versions run, the
+//! seeds known, the cycles of the day), then two `UPDATE`s over `pnodes`, whose only per-node
+//! subqueries walk the node's samples of the day by index (and, for a node first seen within the
+//! day, the day's runs by their start). The score is stored as computed, so ordering by it and the
+//! leaderboard read one indexed column; answers show it rounded to one decimal
+//! (`view::model::shown_score`), the same on both backends.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
@@ -19,7 +22,7 @@ use entity::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, SimpleExpr},
+    sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, SimpleExpr, UpdateStatement},
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -68,13 +71,16 @@ pub struct VersionCredit {
 
 /// Which versions of `run` (each with the number of nodes running it) earn full or half credit.
 pub fn version_credit(run: &[(String, i64)]) -> VersionCredit {
+    let versioned: i64 = run.iter().map(|(_, nodes)| *nodes).sum();
+    // At least 2 nodes and 5 % of the nodes with a version.
+    let enough = Ord::max((versioned + 19) / 20, 2);
     let newest = |min: i64| {
         run.iter()
             .filter(|(_, nodes)| *nodes >= min)
             .map(|(text, _)| text)
             .max_by(|a, b| version::compare(a, b))
     };
-    let Some(bar) = newest(2).or_else(|| newest(1)) else {
+    let Some(bar) = newest(enough).or_else(|| newest(1)) else {
         return VersionCredit::default();
     };
     let major_minor = |text: &str| {
@@ -82,27 +88,34 @@ pub fn version_credit(run: &[(String, i64)]) -> VersionCredit {
         (core.len() >= 2).then(|| (core[0], core[1]))
     };
     let bar_major_minor = major_minor(bar);
-    let mut credit = VersionCredit {
-        newest: Some(bar.clone()),
-        ..VersionCredit::default()
-    };
-    for (text, _) in run {
+    let mut full = Vec::new();
+    let mut half = Vec::new();
+    // The most run first, so that the cap below drops the rarest.
+    let mut by_nodes: Vec<&(String, i64)> = run.iter().collect();
+    by_nodes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| version::compare(&b.0, &a.0)));
+    for (text, _) in by_nodes {
+        if text == bar {
+            continue;
+        }
         if version::compare(text, bar).is_ge() {
-            credit.full.push(text.clone());
+            full.push(text.clone());
         } else if bar_major_minor.is_some() && major_minor(text) == bar_major_minor {
-            credit.half.push(text.clone());
+            half.push(text.clone());
         }
     }
-    for class in [&mut credit.full, &mut credit.half] {
-        class.sort_by(|a, b| version::compare(b, a));
-        class.truncate(MAX_VERSIONS_PER_CLASS);
+    // The bar itself always gets full credit.
+    full.insert(0, bar.clone());
+    full.truncate(MAX_VERSIONS_PER_CLASS);
+    half.truncate(MAX_VERSIONS_PER_CLASS);
+    VersionCredit {
+        newest: Some(bar.clone()),
+        full,
+        half,
     }
-    credit
 }
 
 /// Computes every node's parts and score as of `now` (a cycle's close), in `db`'s transaction.
 pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
     let versions: Vec<(String, i64)> = pnode::Entity::find()
         .select_only()
         .column(pnode::Column::GossipVersion)
@@ -113,6 +126,14 @@ pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()
         .all(db)
         .await?;
     let credit = version_credit(&versions);
+    let cycles_of_the_day: i64 = run::Entity::find()
+        .select_only()
+        .column_as(Expr::col(run::Column::Id).count(), "cycles")
+        .filter(polled(now - DAY))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or(0);
     let seeds: i64 = sighting::Entity::find()
         .select_only()
         .column_as(
@@ -123,7 +144,40 @@ pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()
         .one(db)
         .await?
         .unwrap_or(0);
+    let figures = Figures {
+        now,
+        credit,
+        cycles_of_the_day,
+        seeds,
+    };
+    let (parts, score) = updates(db.get_database_backend(), &figures);
+    db.execute(&parts).await?;
+    db.execute(&score).await?;
+    Ok(())
+}
 
+/// What the updates need besides each node's own rows.
+#[derive(Debug, Clone)]
+struct Figures {
+    now: DateTime<Utc>,
+    credit: VersionCredit,
+    /// Cycles that polled in the day.
+    cycles_of_the_day: i64,
+    /// Seeds that have reported any node.
+    seeds: i64,
+}
+
+/// Cycles that started after `since` and asked nodes for stats (when every seed failed, or the
+/// cycle stopped before polling, it asked none).
+fn polled(since: DateTime<Utc>) -> SimpleExpr {
+    Expr::col((run::Entity, run::Column::StartedAt))
+        .gt(since)
+        .and(Expr::col((run::Entity, run::Column::Attempted)).gt(0))
+}
+
+/// The two `UPDATE`s: every node's parts, then its score from them.
+fn updates(backend: DbBackend, figures: &Figures) -> (UpdateStatement, UpdateStatement) {
+    let since = figures.now - DAY;
     let mut parts = Query::update();
     parts
         .table(pnode::Entity)
@@ -133,13 +187,18 @@ pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()
         )
         .value(
             pnode::Column::ScoreStatsSuccess,
-            stats_success(backend, now),
+            stats_success(backend, since, figures.cycles_of_the_day, polled(since)),
         )
-        .value(pnode::Column::ScoreVersion, version_currency(&credit))
+        .value(
+            pnode::Column::ScoreVersion,
+            version_currency(&figures.credit),
+        )
         .value(pnode::Column::ScoreUptime, uptime(backend))
-        .value(pnode::Column::ScoreSeeds, seed_visibility(backend, seeds))
-        .value(pnode::Column::ScoredAt, now);
-    db.execute(&parts).await?;
+        .value(
+            pnode::Column::ScoreSeeds,
+            seed_visibility(backend, figures.seeds),
+        )
+        .value(pnode::Column::ScoredAt, figures.now);
 
     // The parts as just written (an UPDATE's expressions read the row as it was before it).
     let part = |column: pnode::Column, weight: f64| Expr::col(column).mul(weight);
@@ -151,14 +210,9 @@ pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()
         .add(part(pnode::Column::ScoreVersion, WEIGHTS.version_currency))
         .add(part(pnode::Column::ScoreUptime, WEIGHTS.uptime))
         .add(part(pnode::Column::ScoreSeeds, WEIGHTS.seed_visibility));
-    // round(double, int) does not exist on PostgreSQL; round(numeric, int) does on both.
-    let rounded = Func::round_with_precision(Func::cast_as(sum, "NUMERIC"), 1);
     let mut score = Query::update();
-    score
-        .table(pnode::Entity)
-        .value(pnode::Column::Score, rounded);
-    db.execute(&score).await?;
-    Ok(())
+    score.table(pnode::Entity).value(pnode::Column::Score, sum);
+    (parts, score)
 }
 
 /// The smaller of two numbers (`LEAST` on PostgreSQL, `min` on SQLite).
@@ -180,28 +234,33 @@ fn node_id() -> SimpleExpr {
     Expr::col((pnode::Entity, pnode::Column::Id))
 }
 
-/// Samples of the node in the last day ÷ cycles closed in the last day since it was first seen,
-/// at most 1; 0 when no cycle counts.
-fn stats_success(backend: DbBackend, now: DateTime<Utc>) -> SimpleExpr {
-    let since = now - DAY;
+/// Samples of the node since `since` ÷ the cycles that `polled` since then and since the node was
+/// first seen (`cycles_of_the_day` for a node older than the day, counted once), at most 1; 0
+/// when no cycle counts.
+fn stats_success(
+    backend: DbBackend,
+    since: DateTime<Utc>,
+    cycles_of_the_day: i64,
+    polled: SimpleExpr,
+) -> SimpleExpr {
+    let first_seen = || Expr::col((pnode::Entity, pnode::Column::CreatedAt));
     let samples = Query::select()
         .expr(Expr::col(sample::Column::Id).count())
         .from(sample::Entity)
         .and_where(Expr::col((sample::Entity, sample::Column::PnodeId)).eq(node_id()))
         .and_where(Expr::col((sample::Entity, sample::Column::SampledAt)).gt(since))
         .to_owned();
-    let cycles = Query::select()
+    let since_first_seen = Query::select()
         .expr(Expr::col(run::Column::Id).count())
         .from(run::Entity)
-        .and_where(Expr::col((run::Entity, run::Column::FinishedAt)).gt(since))
-        .and_where(
-            Expr::col((run::Entity, run::Column::FinishedAt))
-                .gte(Expr::col((pnode::Entity, pnode::Column::CreatedAt))),
-        )
+        .and_where(polled)
+        .and_where(Expr::col((run::Entity, run::Column::StartedAt)).gte(first_seen()))
         .to_owned();
+    let cycles =
+        Expr::case(first_seen().lte(since), cycles_of_the_day).finally(subquery(since_first_seen));
     let ratio = subquery(samples)
         .mul(1.0)
-        .div(Func::cust("NULLIF").arg(subquery(cycles)).arg(0));
+        .div(Func::cust("NULLIF").arg(cycles).arg(0));
     least(backend, Func::coalesce([ratio, Expr::val(0.0)]), 1.0)
 }
 
@@ -215,20 +274,22 @@ fn version_currency(credit: &VersionCredit) -> SimpleExpr {
     case.finally(0.0).into()
 }
 
-/// The newest sample's uptime over a day, at most 1; 0 without one.
+/// When the last get-stats call succeeded, the newest sample's uptime over a day, at most 1;
+/// else 0 (a node that stopped answering is not credited with what it last said).
 fn uptime(backend: DbBackend) -> SimpleExpr {
     let seconds = Expr::col(pnode::Column::StatsUptimeSeconds)
         .mul(1.0)
         .div(DAY.num_seconds() as f64);
-    let capped = least(
-        backend,
-        Func::coalesce([seconds, Expr::val(0.0)]),
-        1.0,
-    );
+    let capped = least(backend, Func::coalesce([seconds, Expr::val(0.0)]), 1.0);
     // A negative uptime (a broken node) counts as none.
-    Expr::case(Expr::col(pnode::Column::StatsUptimeSeconds).lt(0), 0.0)
-        .finally(capped)
-        .into()
+    Expr::case(
+        Expr::col(pnode::Column::Reachable)
+            .eq(true)
+            .and(Expr::col(pnode::Column::StatsUptimeSeconds).gte(0)),
+        capped,
+    )
+    .finally(0.0)
+    .into()
 }
 
 /// The seeds that reported the node over `seeds`, the seeds that reported any node.
@@ -249,6 +310,25 @@ fn seed_visibility(backend: DbBackend, seeds: i64) -> SimpleExpr {
 mod tests {
     use super::*;
 
+    /// What each backend gets: a change of shape is a reviewed diff of these snapshots.
+    #[test]
+    fn updates_per_backend() {
+        let figures = Figures {
+            now: DateTime::from_timestamp(1_765_057_753, 0).expect("a time"),
+            credit: version_credit(&run(&[("0.8.1", 3), ("0.8.0", 2)])),
+            cycles_of_the_day: 1440,
+            seeds: 3,
+        };
+        for (backend, name) in [
+            (DbBackend::Postgres, "postgres"),
+            (DbBackend::Sqlite, "sqlite"),
+        ] {
+            let (parts, score) = updates(backend, &figures);
+            insta::assert_snapshot!(format!("{name}_parts"), backend.build(&parts).to_string());
+            insta::assert_snapshot!(format!("{name}_score"), backend.build(&score).to_string());
+        }
+    }
+
     #[test]
     fn the_weights_add_up_to_100() {
         let w = WEIGHTS;
@@ -265,7 +345,8 @@ mod tests {
     }
 
     #[test]
-    fn the_bar_is_the_newest_version_two_nodes_run_unless_none_has_two() {
+    fn the_bar_is_the_newest_version_enough_nodes_run() {
+        // 16 nodes with a version: "enough" is 2 (5 % is under 1).
         let credit = version_credit(&run(&[
             ("0.7.3", 5),
             ("0.8.1", 2),
@@ -278,14 +359,29 @@ mod tests {
             credit,
             VersionCredit {
                 newest: Some("0.8.1".into()),
-                full: vec!["9.9.9".into(), "0.8.1".into()],
+                full: vec!["0.8.1".into(), "9.9.9".into()],
                 half: vec!["0.8.0".into(), "0.8.0-trynet.20251212183600.9eea72e".into()],
             }
         );
+        // 100 nodes: a version needs 5 of them to be the bar.
+        let credit = version_credit(&run(&[("0.8.0", 93), ("0.8.1", 4), ("99.0.0", 3)]));
+        assert_eq!(credit.newest.as_deref(), Some("0.8.0"));
+        assert_eq!(credit.full, ["0.8.0", "0.8.1", "99.0.0"]);
         let alone = version_credit(&run(&[("0.7.3", 1), ("0.10.0", 1)]));
         assert_eq!(alone.newest.as_deref(), Some("0.10.0"));
         assert_eq!(alone.full, vec!["0.10.0".to_owned()]);
         assert!(alone.half.is_empty());
         assert_eq!(version_credit(&[]), VersionCredit::default());
+    }
+
+    #[test]
+    fn the_bar_keeps_full_credit_past_the_cap() {
+        // 1,600 nodes: the bar needs 80; 1.0.0 has 100, each newer one 1.
+        let mut versions = run(&[("1.0.0", 100)]);
+        versions.extend((0..1500).map(|i| (format!("2.0.{i}"), 1)));
+        let credit = version_credit(&versions);
+        assert_eq!(credit.newest.as_deref(), Some("1.0.0"));
+        assert_eq!(credit.full.len(), MAX_VERSIONS_PER_CLASS);
+        assert_eq!(credit.full[0], "1.0.0");
     }
 }

@@ -19,9 +19,11 @@ use crate::{
     allocator,
     cache::ViewCache,
     collector::Collector,
-    config::{CollectorSettings, CorsOrigins, Settings},
+    config::{CollectorSettings, CorsOrigins, DatabaseSettings, Settings},
     db::Database,
     error::extractor_error,
+    events::hub::{EventHub, HubSettings},
+    export,
     http::{self, edge},
     memory::{self, MemoryProbe},
     metrics::{self, Metrics},
@@ -32,6 +34,7 @@ use crate::{
     routes::{self, fallback::RouteTable},
     server::{self, ServerOptions, connection::ConnectionMetrics},
     state::AppState,
+    webhooks,
 };
 
 /// The running service: a bound listener, the server on it, and the database it owns.
@@ -42,6 +45,11 @@ pub struct Application {
     /// The collector's stop switch and task, when seeds are configured.
     collector: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     memory_monitor: JoinHandle<()>,
+    /// Live events: closed at shutdown; its poller's stop switch and task.
+    events: Arc<EventHub>,
+    events_task: (watch::Sender<bool>, JoinHandle<()>),
+    /// The webhook delivery task, when webhooks are configured (stopped after the collector).
+    webhooks: Option<JoinHandle<()>>,
     shutdown_timeout: Duration,
 }
 
@@ -67,7 +75,7 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let collector =
+        let mut collector =
             (settings.run_collector && !settings.seeds.as_slice().is_empty()).then(|| {
                 Collector::new(
                     db.clone(),
@@ -76,6 +84,23 @@ impl Application {
                     &settings.database.url,
                 )
             });
+        // Only the process that writes events sends them.
+        let webhooks = match &mut collector {
+            Some(collector) => {
+                webhooks::start(&settings.webhooks)?.map(|(sender, task, counters)| {
+                    collector.send_events_to(sender);
+                    (task, counters)
+                })
+            }
+            None => {
+                if !settings.webhooks.urls.trim().is_empty() {
+                    tracing::warn!(
+                        "PNODE_WEBHOOKS is set but this process does not collect: it sends none"
+                    );
+                }
+                None
+            }
+        };
         let full_views = Arc::new(FullViewGate::new(
             usize::from(settings.http.full_view_concurrency),
             settings.http.full_view_wait,
@@ -93,8 +118,22 @@ impl Application {
                 collector.metrics().register(registry);
             });
         }
+        if let Some((_, counters)) = &webhooks {
+            metrics.register_prefixed("pnode_webhook", |registry| {
+                counters.register(registry);
+            });
+        }
         metrics.register_prefixed("pnode_full_views", |registry| {
             full_views.register(registry);
+        });
+        let events = Arc::new(EventHub::new(HubSettings {
+            poll_interval: settings.events.poll_interval,
+            heartbeat: settings.events.heartbeat,
+            max_clients: settings.events.max_clients,
+            replay: settings.events.replay,
+        }));
+        metrics.register_prefixed("pnode_events", |registry| {
+            events.register(registry);
         });
         let outage = web::Data::new(DatabaseOutage::new(db.clone()));
         metrics.register_prefixed("pnode_database_outage", |registry| {
@@ -113,6 +152,7 @@ impl Application {
                 memory: Arc::clone(&probe),
                 cache,
                 full_views,
+                events: Arc::clone(&events),
                 clock_step: kept_for(settings.collector.interval),
                 answer_flavor: http::flavor(&format!("{:?}", settings.seeds)),
                 node_history_limit: kept_for(settings.collector.retention.stats),
@@ -123,6 +163,13 @@ impl Application {
             outage,
         )?;
         let memory_monitor = memory::spawn_monitor(probe, &settings.memory);
+        let (stop_events, events_stopped) = watch::channel(false);
+        // Its own connection: polling takes none from requests, nor counts among their statements.
+        let events_database = DatabaseSettings {
+            max_connections: Some(1),
+            ..settings.database.clone()
+        };
+        let events_task = tokio::spawn(Arc::clone(&events).run(events_database, events_stopped));
         let collector = collector.map(|collector| {
             let (stop, stopped) = watch::channel(false);
             (stop, tokio::spawn(collector.run(stopped)))
@@ -138,6 +185,9 @@ impl Application {
             db,
             collector,
             memory_monitor,
+            events,
+            events_task: (stop_events, events_task),
+            webhooks: webhooks.map(|(task, _)| task),
             shutdown_timeout: settings.shutdown_timeout,
         })
     }
@@ -163,6 +213,8 @@ impl Application {
         tokio::select! {
             reason = shutdown => {
                 tracing::info!(signal = reason, "shutting down: finishing in-flight requests");
+                // Event streams never finish by themselves.
+                self.events.close();
                 handle.stop(true).await;
                 server.await??;
             }
@@ -182,7 +234,15 @@ impl Application {
                 abort.abort();
             }
         }
+        if let Some(webhooks) = self.webhooks {
+            // Stops taking events from the queue (those still queued are not sent); deliveries
+            // already under way finish or fail on their own. The events stay in the table.
+            webhooks.abort();
+        }
         self.memory_monitor.abort();
+        let (stop_events, events_task) = self.events_task;
+        let _ = stop_events.send(true);
+        let _ = events_task.await;
         self.db.close().await?;
         tracing::info!("shutdown complete");
         Ok(())
@@ -268,6 +328,7 @@ fn cors(origins: &CorsOrigins) -> Condition<Cors> {
             header::LAST_MODIFIED,
             header::RETRY_AFTER,
             request_id::REQUEST_ID_HEADER,
+            header::HeaderName::from_static(export::ROW_COUNT),
         ])
         .max_age(3600);
     match origins {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::{
     cache::ViewCache,
     db::{Database, health::WriteHealth},
+    events::hub::EventHub,
     memory::MemoryProbe,
     overload::FullViewGate,
     seeds::Seeds,
@@ -24,6 +25,8 @@ pub struct AppState {
     pub memory: Arc<MemoryProbe>,
     /// Answers per data version.
     pub cache: Arc<ViewCache>,
+    /// Live events, for `/api/events`.
+    pub events: Arc<EventHub>,
     /// The bound on full views computed at once.
     pub full_views: Arc<FullViewGate>,
     /// The collection interval: answers that move with the clock are at most this old.

@@ -4,6 +4,7 @@
 //! Every counter and byte count is 64-bit, every timestamp is UTC.
 
 pub mod data_version;
+pub mod event;
 pub mod ingestion_run;
 pub mod ingestion_run_seed_stats;
 pub mod pnode;

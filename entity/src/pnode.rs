@@ -28,6 +28,7 @@ pub struct Model {
     pub gossip_is_public: Option<bool>,
     pub gossip_storage_committed: Option<i64>,
     pub gossip_storage_used: Option<i64>,
+    pub gossip_address: Option<String>,
     /// When the node's newest stats sample was taken, and the uptime it reported (copies
     /// written with that sample, cleared when retention deletes it).
     pub stats_sampled_at: Option<DateTimeUtc>,
@@ -41,6 +42,13 @@ pub struct Model {
     pub score_uptime: Option<f64>,
     pub score_seeds: Option<f64>,
     pub scored_at: Option<DateTimeUtc>,
+    /// What was last announced of the node (events): when, its reachability, version and
+    /// address, and whether it had disappeared. Null until its first announcement.
+    pub announced_at: Option<DateTimeUtc>,
+    pub announced_reachable: Option<bool>,
+    pub announced_version: Option<String>,
+    pub announced_address: Option<String>,
+    pub announced_gone: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

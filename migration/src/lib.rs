@@ -10,6 +10,7 @@ mod m20261128_000004_create_data_version;
 mod m20261128_000005_add_network_figures;
 mod m20261128_000006_add_node_newest_figures;
 mod m20261128_000007_add_node_scores;
+mod m20261128_000008_create_events;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_add_network_figures::Migration),
             Box::new(m20261128_000006_add_node_newest_figures::Migration),
             Box::new(m20261128_000007_add_node_scores::Migration),
+            Box::new(m20261128_000008_create_events::Migration),
         ]
     }
 }
@@ -42,6 +44,39 @@ where
         statement.col(column);
     }
     statement.to_owned()
+}
+
+/// Adds `columns` to `table`, one statement each: SQLite alters one thing at a time.
+async fn add_columns<T: IntoIden + Copy>(
+    manager: &SchemaManager<'_>,
+    table: T,
+    columns: impl IntoIterator<Item = ColumnDef>,
+) -> Result<(), DbErr> {
+    for mut column in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table)
+                    .add_column(&mut column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops `columns` from `table`, one statement each.
+async fn drop_columns<T: IntoIden + Copy, C: IntoIden>(
+    manager: &SchemaManager<'_>,
+    table: T,
+    columns: impl IntoIterator<Item = C>,
+) -> Result<(), DbErr> {
+    for column in columns {
+        manager
+            .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+            .await?;
+    }
+    Ok(())
 }
 
 /// A foreign key from `(table, column)` to its parent, deleted and updated with the parent row.

@@ -5,6 +5,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::{add_columns, drop_columns};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -27,25 +29,20 @@ const STATS: [(Pnodes, Samples); 2] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // One column per statement: SQLite alters one thing at a time.
-        for column in [
-            timestamp_with_time_zone_null(Pnodes::GossipObservedAt),
-            text_null(Pnodes::GossipVersion),
-            boolean_null(Pnodes::GossipIsPublic),
-            big_integer_null(Pnodes::GossipStorageCommitted),
-            big_integer_null(Pnodes::GossipStorageUsed),
-            timestamp_with_time_zone_null(Pnodes::StatsSampledAt),
-            big_integer_null(Pnodes::StatsUptimeSeconds),
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Pnodes::Table)
-                        .add_column(column.to_owned())
-                        .to_owned(),
-                )
-                .await?;
-        }
+        add_columns(
+            manager,
+            Pnodes::Table,
+            [
+                timestamp_with_time_zone_null(Pnodes::GossipObservedAt),
+                text_null(Pnodes::GossipVersion),
+                boolean_null(Pnodes::GossipIsPublic),
+                big_integer_null(Pnodes::GossipStorageCommitted),
+                big_integer_null(Pnodes::GossipStorageUsed),
+                timestamp_with_time_zone_null(Pnodes::StatsSampledAt),
+                big_integer_null(Pnodes::StatsUptimeSeconds),
+            ],
+        )
+        .await?;
         let mut fill = Query::update();
         fill.table(Pnodes::Table);
         for (column, from) in GOSSIP {
@@ -76,25 +73,20 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [
-            Pnodes::StatsUptimeSeconds,
-            Pnodes::StatsSampledAt,
-            Pnodes::GossipStorageUsed,
-            Pnodes::GossipStorageCommitted,
-            Pnodes::GossipIsPublic,
-            Pnodes::GossipVersion,
-            Pnodes::GossipObservedAt,
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Pnodes::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_columns(
+            manager,
+            Pnodes::Table,
+            [
+                Pnodes::StatsUptimeSeconds,
+                Pnodes::StatsSampledAt,
+                Pnodes::GossipStorageUsed,
+                Pnodes::GossipStorageCommitted,
+                Pnodes::GossipIsPublic,
+                Pnodes::GossipVersion,
+                Pnodes::GossipObservedAt,
+            ],
+        )
+        .await
     }
 }
 

@@ -4,7 +4,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::index;
+use crate::{add_columns, drop_columns, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -14,25 +14,20 @@ const INDEX: &str = "idx_pnodes_score";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // One column per statement: SQLite alters one thing at a time.
-        for column in [
-            double_null(Pnodes::Score),
-            double_null(Pnodes::ScoreReachable),
-            double_null(Pnodes::ScoreStatsSuccess),
-            double_null(Pnodes::ScoreVersion),
-            double_null(Pnodes::ScoreUptime),
-            double_null(Pnodes::ScoreSeeds),
-            timestamp_with_time_zone_null(Pnodes::ScoredAt),
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Pnodes::Table)
-                        .add_column(column.to_owned())
-                        .to_owned(),
-                )
-                .await?;
-        }
+        add_columns(
+            manager,
+            Pnodes::Table,
+            [
+                double_null(Pnodes::Score),
+                double_null(Pnodes::ScoreReachable),
+                double_null(Pnodes::ScoreStatsSuccess),
+                double_null(Pnodes::ScoreVersion),
+                double_null(Pnodes::ScoreUptime),
+                double_null(Pnodes::ScoreSeeds),
+                timestamp_with_time_zone_null(Pnodes::ScoredAt),
+            ],
+        )
+        .await?;
         manager
             .create_index(index(INDEX, Pnodes::Table, [Pnodes::Score]))
             .await
@@ -42,25 +37,20 @@ impl MigrationTrait for Migration {
         manager
             .drop_index(Index::drop().name(INDEX).table(Pnodes::Table).to_owned())
             .await?;
-        for column in [
-            Pnodes::ScoredAt,
-            Pnodes::ScoreSeeds,
-            Pnodes::ScoreUptime,
-            Pnodes::ScoreVersion,
-            Pnodes::ScoreStatsSuccess,
-            Pnodes::ScoreReachable,
-            Pnodes::Score,
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Pnodes::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_columns(
+            manager,
+            Pnodes::Table,
+            [
+                Pnodes::ScoredAt,
+                Pnodes::ScoreSeeds,
+                Pnodes::ScoreUptime,
+                Pnodes::ScoreVersion,
+                Pnodes::ScoreStatsSuccess,
+                Pnodes::ScoreReachable,
+                Pnodes::Score,
+            ],
+        )
+        .await
     }
 }
 

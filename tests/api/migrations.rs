@@ -10,7 +10,8 @@ on_both_backends!(
     a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_arrive,
 );
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
+    "events",
     "data_version",
     "pnodes",
     "pnode_gossip_observations",
@@ -21,7 +22,8 @@ const TABLES: [&str; 8] = [
     "ingestion_run_seed_stats",
 ];
 
-const INDEXES: [(&str, &str); 12] = [
+const INDEXES: [(&str, &str); 13] = [
+    ("events", "idx_events_at"),
     ("pnodes", "idx_pnodes_score"),
     (
         "pnode_gossip_observations",
@@ -192,6 +194,8 @@ async fn counters_keep_64_bits_and_a_node_takes_its_history_with_it(backend: Bac
 
 /// Migration 6 adds copies of each node's newest observation and sample to its row, and fills
 /// them from the history already there.
+/// Migrations 6 and 8 fill each node's copies of its newest observation and sample from its
+/// history, and 8 what was announced of it from them, so that an upgrade announces no change.
 async fn a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_arrive(
     backend: Backend,
 ) {
@@ -216,11 +220,14 @@ async fn a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_a
     .exec_without_returning(&conn)
     .await
     .expect("a node");
-    for (seconds, version, public) in [(120, "0.7.3", false), (60, "0.8.0", true)] {
+    for (seconds, version, public, address) in [
+        (120, "0.7.3", false, "127.0.0.1:9001"),
+        (60, "0.8.0", true, "127.0.0.2:9001"),
+    ] {
         observation::Entity::insert(observation::ActiveModel {
             pnode_id: Set(1),
             seed_base_url: Set("http://127.0.0.1:6000".into()),
-            address: Set("127.0.0.1:9001".into()),
+            address: Set(address.into()),
             version: Set(Some(version.into())),
             is_public: Set(Some(public)),
             storage_used: Set(Some(seconds)),
@@ -266,6 +273,24 @@ async fn a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_a
             Some(940)
         ),
         "the newest observation's and sample's figures"
+    );
+    assert_eq!(node.gossip_address.as_deref(), Some("127.0.0.2:9001"));
+    assert_eq!(
+        (
+            node.announced_at,
+            node.announced_reachable,
+            node.announced_version.as_deref(),
+            node.announced_address.as_deref(),
+            node.announced_gone,
+        ),
+        (
+            Some(now),
+            Some(true),
+            Some("0.8.0"),
+            Some("127.0.0.2:9001"),
+            None
+        ),
+        "announced as it is"
     );
     Migrator::down(&conn, Some(1)).await.expect("down one");
     conn.close().await.expect("close");

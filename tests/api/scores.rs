@@ -26,15 +26,21 @@ const S1: &str = "http://127.0.0.1:6000";
 const S2: &str = "http://127.0.0.1:6001";
 const S3: &str = "http://127.0.0.1:6002";
 
-/// A collection run that started a minute before it finished (`None`: still running).
-async fn a_run(conn: &DatabaseConnection, finished_at: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+/// A collection run that started a minute before it finished (`None`: still running) and made
+/// `attempted` get-stats calls.
+async fn a_run(
+    conn: &DatabaseConnection,
+    finished_at: Option<DateTime<Utc>>,
+    attempted: i64,
+    now: DateTime<Utc>,
+) {
     let started_at = finished_at.map_or(now, |at| ago(at, 60));
     insert(
         conn,
         run::ActiveModel {
             started_at: Set(started_at),
             finished_at: Set(finished_at),
-            attempted: Set(0),
+            attempted: Set(attempted),
             success: Set(0),
             backoff: Set(0),
             failed: Set(0),
@@ -82,12 +88,14 @@ async fn score_at(conn: &DatabaseConnection, now: DateTime<Utc>) {
 /// The fixed network of the hand-checked scores (see the table in the first test).
 async fn fixed_network(app: &TestApp, now: DateTime<Utc>) {
     let conn = app.db.connect().await;
-    // Cycles: three closed in the last 12 hours, one 23 hours ago, one 25 hours ago (outside
-    // the day) and one still running (not closed).
+    // Cycles that polled: three closed in the last 12 hours, one 23 hours ago, one 25 hours ago
+    // (outside the day). Not counted: one 30 minutes ago in which every seed failed (no call
+    // made), and one still running.
     for age in [25 * HOUR, 23 * HOUR, 10 * HOUR, HOUR, 0] {
-        a_run(&conn, Some(ago(now, age)), now).await;
+        a_run(&conn, Some(ago(now, age)), 10, now).await;
     }
-    a_run(&conn, None, now).await;
+    a_run(&conn, Some(ago(now, 30 * 60)), 0, now).await;
+    a_run(&conn, None, 0, now).await;
 
     let row = |pubkey, age, reachable, version, uptime, credits| Row {
         pubkey,
@@ -149,17 +157,18 @@ async fn each_part_of_the_score_is_what_the_rows_say(backend: Backend) {
 
     let body = app.get_json("/api/pnodes").await;
     let nodes = body["globalPnodes"].as_array().expect("nodes");
-    // Seeds known: 3. Bar: 0.8.1 (two nodes run it; 9.9.9 only one).
-    // node | reachable | stats 24h | version | uptime       | seeds | score
-    // A    | 1         | 2/3       | 1       | 43200/86400  | 2/3   | 30 + 16.667 + 20 + 7.5 + 6.667 = 80.8
-    // B    | 0         | 3/2 -> 1  | 1       | capped: 1    | 1/3   | 0 + 25 + 20 + 15 + 3.333 = 63.3
-    // C    | 1         | 0/5       | 0.5     | none: 0      | 3/3   | 30 + 0 + 10 + 0 + 10 = 50
-    // D    | 0         | 0/5       | ahead: 1| none: 0      | 0     | 20
-    // E    | 1         | 0/5       | 0       | negative: 0  | 0     | 30
-    // F    | 0         | 0/1       | none: 0 | none: 0      | 0     | 0
+    // Seeds known: 3. Bar: 0.8.1 (two nodes run it, and 5 % of 5 is under 2; 9.9.9 only one).
+    // Cycles that polled in the day: 4 (A, first seen 12 h ago, was in 3; B, 2 h ago, in 2).
+    // node | reachable | stats 24h | version  | uptime              | seeds | score
+    // A    | 1         | 2/3       | 1        | 43200/86400         | 2/3   | 30 + 16.667 + 20 + 7.5 + 6.667 = 80.8
+    // B    | 0         | 3/2 -> 1  | 1        | not answering: 0    | 1/3   | 0 + 25 + 20 + 0 + 3.333 = 48.3
+    // C    | 1         | 0/4       | 0.5      | none: 0             | 3/3   | 30 + 0 + 10 + 0 + 10 = 50
+    // D    | 0         | 0/4       | ahead: 1 | none: 0             | 0     | 20
+    // E    | 1         | 0/4       | 0        | negative: 0         | 0     | 30
+    // F    | 0         | no cycle  | none: 0  | none: 0             | 0     | 0
     let expected = [
         ("A", [1.0, 2.0 / 3.0, 1.0, 0.5, 2.0 / 3.0], 80.8),
-        ("B", [0.0, 1.0, 1.0, 1.0, 1.0 / 3.0], 63.3),
+        ("B", [0.0, 1.0, 1.0, 0.0, 1.0 / 3.0], 48.3),
         ("C", [1.0, 0.0, 0.5, 0.0, 1.0], 50.0),
         ("D", [0.0, 0.0, 1.0, 0.0, 0.0], 20.0),
         ("E", [1.0, 0.0, 0.0, 0.0, 0.0], 30.0),
@@ -219,7 +228,7 @@ async fn the_leaderboard_ranks_by_each_metric_in_the_views_score_order(backend: 
         board["weights"],
         json!({"reachable": 30.0, "statsSuccess24h": 25.0, "versionCurrency": 20.0, "uptime": 15.0, "seedVisibility": 10.0})
     );
-    assert_eq!(pubkeys(&board["entries"]), ["A", "B", "C", "E", "D", "F"]);
+    assert_eq!(pubkeys(&board["entries"]), ["A", "C", "B", "E", "D", "F"]);
     let first = &board["entries"][0];
     assert_eq!(first["rank"], 1);
     close(&first["value"], 80.8, "A's value");
@@ -243,13 +252,14 @@ async fn the_leaderboard_ranks_by_each_metric_in_the_views_score_order(backend: 
     let ascending = app.get_json("/api/pnodes?sort=score&limit=100").await;
     assert_eq!(
         pubkeys(&ascending["pnodes"]),
-        ["F", "D", "E", "C", "B", "A"]
+        ["F", "D", "E", "B", "C", "A"]
     );
 
-    // Uptime: nodes without one are not ranked; a negative one still is (last).
+    // Uptime: of the nodes answering get-stats now (not B), those with one; a negative one
+    // still is ranked (last).
     let uptime = app.get_json("/api/leaderboard?metric=uptime").await;
-    assert_eq!(pubkeys(&uptime["entries"]), ["B", "A", "E"]);
-    close(&uptime["entries"][0]["value"], 200_000.0, "B's uptime");
+    assert_eq!(pubkeys(&uptime["entries"]), ["A", "E"]);
+    close(&uptime["entries"][0]["value"], 43_200.0, "A's uptime");
     let credits = app
         .get_json("/api/leaderboard?metric=credits&limit=2")
         .await;

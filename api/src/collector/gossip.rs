@@ -73,6 +73,7 @@ where
             gossip_is_public: Set(pod.is_public),
             gossip_storage_committed: Set(storage(pod.storage_committed)),
             gossip_storage_used: Set(storage(pod.storage_used)),
+            gossip_address: Set(Some(pod.address.clone())),
             ..Default::default()
         });
         // A known pubkey "conflicts" and is updated, so RETURNING gives every node's id.
@@ -86,6 +87,7 @@ where
                         pnode::Column::GossipIsPublic,
                         pnode::Column::GossipStorageCommitted,
                         pnode::Column::GossipStorageUsed,
+                        pnode::Column::GossipAddress,
                     ])
                     .to_owned(),
             )

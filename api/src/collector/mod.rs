@@ -38,6 +38,7 @@ use crate::{
     },
     prpc::PrpcClient,
     seeds::Seeds,
+    webhooks::WebhookSender,
 };
 
 /// What one cycle did.
@@ -66,6 +67,8 @@ pub struct Collector {
     clock: Clock,
     /// The outcome of its latest write, for readiness.
     health: Arc<WriteHealth>,
+    /// Where the events it records go, when webhooks are configured.
+    webhooks: Option<WebhookSender>,
 }
 
 impl Collector {
@@ -93,7 +96,13 @@ impl Collector {
             metrics: CollectorMetrics::default(),
             clock: Clock::default(),
             health: Arc::default(),
+            webhooks: None,
         }
+    }
+
+    /// Hands the events it records to `webhooks` from now on (never waiting).
+    pub fn send_events_to(&mut self, webhooks: WebhookSender) {
+        self.webhooks = Some(webhooks);
     }
 
     /// The same collector reading time from `clock` (tests move it ahead).
@@ -179,6 +188,9 @@ impl Collector {
         {
             Ok(report) => {
                 self.health.succeeded(Writer::Credits);
+                if let Some(webhooks) = &self.webhooks {
+                    webhooks.offer(&report.events);
+                }
                 tracing::info!(
                     received = report.received,
                     skipped = report.skipped,
@@ -349,9 +361,22 @@ impl Collector {
             }
         }
         let public = public.values().filter(|(_, public)| *public).count() as i64;
-        runs::finish(conn, run_id, &totals, public, &reports, self.clock.now())
-            .await
-            .context("closing the collection run")?;
+        let gone_after =
+            chrono::Duration::from_std(self.settings.gone_after).unwrap_or(chrono::Duration::MAX);
+        let events = runs::finish(
+            conn,
+            run_id,
+            &totals,
+            public,
+            &reports,
+            self.clock.now(),
+            gone_after,
+        )
+        .await
+        .context("closing the collection run")?;
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.offer(&events);
+        }
         // Only the collecting replica prunes, after its writes, in small batches.
         let pruned = retention::prune(
             conn,

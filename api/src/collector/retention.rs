@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    ingestion_run as run, pnode, pnode_gossip_observation as observation,
+    event, ingestion_run as run, pnode, pnode_gossip_observation as observation,
     pnode_seed_sighting as sighting, pnode_stats_sample as sample,
     pod_credits_snapshot as snapshot,
 };
@@ -26,11 +26,12 @@ pub struct Pruned {
     pub samples: u64,
     pub runs: u64,
     pub credits: u64,
+    pub events: u64,
 }
 
 impl Pruned {
     pub fn total(&self) -> u64 {
-        self.observations + self.sightings + self.samples + self.runs + self.credits
+        self.observations + self.sightings + self.samples + self.runs + self.credits + self.events
     }
 }
 
@@ -39,6 +40,8 @@ struct Table {
     table: DynIden,
     time: DynIden,
     key: Vec<DynIden>,
+    /// Whether the view shows its rows: deleting them then moves the data version.
+    shown: bool,
 }
 
 impl Table {
@@ -47,6 +50,15 @@ impl Table {
             table: entity.into_iden(),
             time: time.into_iden(),
             key: key.iter().map(|column| column.into_iden()).collect(),
+            shown: true,
+        }
+    }
+
+    /// The same table, which no cached answer shows (deleting from it invalidates nothing).
+    fn not_shown(self) -> Self {
+        Self {
+            shown: false,
+            ..self
         }
     }
 
@@ -105,6 +117,7 @@ where
         snapshot::Column::ObservedAt,
         &[snapshot::Column::Id],
     );
+    let events = Table::new(event::Entity, event::Column::At, &[event::Column::Id]).not_shown();
     // A node's row keeps a copy of its newest observation and sample: when retention deletes
     // them, the copy goes too, so that a node shows nothing retention no longer keeps.
     forget_copies(
@@ -115,6 +128,7 @@ where
             (pnode::Column::GossipIsPublic, Value::Bool(None)),
             (pnode::Column::GossipStorageCommitted, Value::BigInt(None)),
             (pnode::Column::GossipStorageUsed, Value::BigInt(None)),
+            (pnode::Column::GossipAddress, Value::String(None)),
         ],
         before(windows.observations),
         now,
@@ -135,6 +149,7 @@ where
         samples: delete_older(db, &samples, before(windows.stats), batch, now).await?,
         runs: delete_older(db, &runs, before(windows.runs), batch, now).await?,
         credits: delete_older(db, &credits, before(windows.credits), batch, now).await?,
+        events: delete_older(db, &events, before(windows.events), batch, now).await?,
     })
 }
 
@@ -184,7 +199,7 @@ where
     loop {
         let txn = db.begin().await?;
         let removed = txn.execute_raw(statement.clone()).await?.rows_affected();
-        if removed > 0 {
+        if removed > 0 && table.shown {
             version::bump(&txn, now).await?;
         }
         txn.commit().await?;

@@ -7,7 +7,11 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, TransactionSession, TransactionTrait,
 };
 
-use crate::{db::version, score};
+use crate::{
+    db::version,
+    events::{self, Change, Event},
+    score,
+};
 
 /// Counts of one cycle, for all seeds or for one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,8 +60,9 @@ where
 }
 
 /// Closes the run with its totals, the network's figures (`public` nodes seen; nodes reachable
-/// now, counted here) and per-seed figures, and scores every node as of `now`, in one
-/// transaction.
+/// now, counted here) and per-seed figures, scores every node and records the events of the
+/// close (the nodes that changed since last announced, a node gone when not observed for
+/// `gone_after`; then the cycle), all as of `now`, in one transaction. Returns the events.
 pub async fn finish<C>(
     db: &C,
     run_id: i64,
@@ -65,7 +70,8 @@ pub async fn finish<C>(
     public: i64,
     seeds: &[SeedReport],
     now: DateTime<Utc>,
-) -> Result<(), DbErr>
+    gone_after: chrono::Duration,
+) -> Result<Vec<Event>, DbErr>
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -90,7 +96,8 @@ where
             .exec_without_returning(&txn)
             .await?;
     }
-    run::ActiveModel {
+    let reachable = i64::try_from(reachable).unwrap_or(i64::MAX);
+    let closed = run::ActiveModel {
         id: Set(run_id),
         finished_at: Set(Some(now)),
         attempted: Set(totals.attempted),
@@ -98,13 +105,31 @@ where
         backoff: Set(totals.backoff),
         failed: Set(totals.failed),
         observed: Set(totals.observed),
-        reachable: Set(i64::try_from(reachable).unwrap_or(i64::MAX)),
+        reachable: Set(reachable),
         public: Set(public),
         ..Default::default()
     }
     .update(&txn)
     .await?;
     score::refresh(&txn, now).await?;
+    let mut changes = events::announce_nodes(&txn, now, gone_after).await?;
     version::bump_cycle_finished(&txn, now).await?;
-    txn.commit().await
+    let data_version = version::current(&txn).await?.version;
+    changes.push(Change::Cycle {
+        run_id,
+        started_at: closed.started_at,
+        finished_at: now,
+        attempted: totals.attempted,
+        success: totals.success,
+        failed: totals.failed,
+        backoff: totals.backoff,
+        observed: totals.observed,
+        reachable,
+        public,
+        data_version,
+        node_events: changes.len() as i64,
+    });
+    let recorded = events::record(&txn, changes, now).await?;
+    txn.commit().await?;
+    Ok(recorded)
 }

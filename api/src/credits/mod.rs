@@ -63,7 +63,7 @@ pub struct Credit {
 }
 
 /// What one refresh did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreditsReport {
     /// Usable entries: one per pod.
     pub received: usize,
@@ -74,6 +74,8 @@ pub struct CreditsReport {
     pub snapshots: usize,
     /// `pnodes` rows whose `latest_credits` changed.
     pub nodes_updated: usize,
+    /// The `credits` event recorded, when anything changed.
+    pub events: Vec<crate::events::Event>,
 }
 
 /// Fetches `url`, then stores the answer at `now`. A failed or malformed fetch changes nothing.

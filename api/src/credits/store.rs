@@ -14,7 +14,10 @@ use sea_orm::{
 };
 
 use super::{Credit, CreditsError, CreditsPolicy, CreditsReport};
-use crate::db::{ROWS_PER_STATEMENT, newest::credit_snapshots, version};
+use crate::{
+    db::{ROWS_PER_STATEMENT, newest::credit_snapshots, version},
+    events::{self, Change},
+};
 
 /// A pod's newest snapshot.
 type Newest = snapshot::Model;
@@ -79,6 +82,12 @@ where
         report.nodes_updated += set_latest(&txn, chunk, now).await?;
     }
     if report.snapshots > 0 || report.nodes_updated > 0 {
+        let change = Change::Credits {
+            received: i64::try_from(report.received).unwrap_or(i64::MAX),
+            snapshots: i64::try_from(report.snapshots).unwrap_or(i64::MAX),
+            nodes_updated: i64::try_from(report.nodes_updated).unwrap_or(i64::MAX),
+        };
+        report.events = events::record(&txn, vec![change], now).await?;
         version::bump(&txn, now).await?;
     }
     txn.commit().await?;

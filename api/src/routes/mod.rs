@@ -1,6 +1,7 @@
 //! HTTP endpoints, one file each. `configure` registers every documented route; the OpenAPI document
 //! is collected from the same calls, so the two cannot drift apart.
 
+pub mod events;
 pub mod fallback;
 pub mod health;
 pub mod history;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(pnodes::list)
         .service(pnodes::one)
         .service(leaderboard::ranked)
+        .service(events::stream_events)
         .service(history::node_history)
         .service(network::summary)
         .service(network::cycles)

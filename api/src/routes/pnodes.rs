@@ -104,6 +104,7 @@ async fn csv_list(
     };
     let selection = cost.statements().count(view::select(db, query)).await?;
     cost.selected(selection.total);
+    let rows = selection.ids.len();
     let body = export::pnodes(
         db.clone(),
         &selection.ids,
@@ -118,6 +119,7 @@ async fn csv_list(
         .ok_to_compress()
         .content_type(export::CONTENT_TYPE)
         .insert_header(export::disposition("pnodes"))
+        .insert_header((export::ROW_COUNT, rows.to_string()))
         .streaming(body))
 }
 

@@ -44,7 +44,7 @@ use crate::{seeds::Seed, timestamp};
     "storageCommitted": 183000000000_i64,
     "storageUsed": 94633,
     "storageUsagePercent": 0.0000517,
-    "score": 93.9,
+    "score": 94.5,
     "scoreParts": {
         "reachable": 1.0,
         "statsSuccess24h": 0.98,
@@ -122,17 +122,18 @@ pub struct ScoreParts {
     /// 1 when the last get-stats call succeeded, else 0.
     #[schema(minimum = 0, maximum = 1)]
     pub reachable: f64,
-    /// Of the collection cycles that closed in the 24 hours before `scoredAt` since the node was
-    /// first seen, the share that recorded a stats sample of it.
+    /// Of the collection cycles that started in the 24 hours before `scoredAt` (since the node
+    /// was first seen) and asked nodes for stats, the share that recorded a stats sample of it.
     #[serde(rename = "statsSuccess24h")]
     #[schema(minimum = 0, maximum = 1)]
     pub stats_success_24h: f64,
     /// 1 on the network's newest version or past it, 0.5 on an older one of its major.minor,
-    /// else 0. The newest is the newest (numeric order) that at least two nodes run, or the
-    /// newest of all when none has two.
+    /// else 0. The newest is the newest (numeric order) that at least 2 nodes and 5 % of the
+    /// nodes with a version run, or the newest of all when none does.
     #[schema(minimum = 0, maximum = 1)]
     pub version_currency: f64,
-    /// The newest stats sample's uptime over 24 hours, at most 1.
+    /// When the last get-stats call succeeded, the newest stats sample's uptime over 24 hours,
+    /// at most 1; else 0.
     #[schema(minimum = 0, maximum = 1)]
     pub uptime: f64,
     /// The seeds that have reported the node over all seeds that have reported any node.
@@ -347,7 +348,7 @@ impl Details {
         });
         let score_parts = node.score_parts();
         GlobalPnode {
-            score: score_parts.as_ref().and(node.score),
+            score: score_parts.as_ref().and(node.score).map(shown_score),
             score_parts,
             id: node.id,
             pubkey: node.pubkey,
@@ -381,6 +382,12 @@ impl Details {
     }
 }
 
+/// A score as answers show it: rounded to one decimal, half away from zero (stored unrounded,
+/// so that ordering by it and this rounding are the same on every backend).
+pub fn shown_score(score: f64) -> f64 {
+    (score * 10.0).round() / 10.0
+}
+
 /// The columns of a LEFT-joined table, `None` when the join found no row (its id is null). A
 /// column that is missing or of the wrong type is an error, never a silent `None`.
 fn joined<M: FromQueryResult>(row: &QueryResult, table: &str) -> Result<Option<M>, DbErr> {
@@ -412,6 +419,16 @@ mod tests {
         assert_eq!(unix_seconds(1_765_057_753), expected);
         assert_eq!(unix_seconds(1_765_057_753_000), expected);
         assert_eq!(unix_seconds(0), None);
+    }
+
+    #[test]
+    fn scores_are_shown_to_one_decimal_from_the_stored_double() {
+        // Rounded from the stored double, whichever backend summed it.
+        assert_eq!(shown_score(86.049_999_999_999_99), 86.0);
+        assert_eq!(shown_score(86.050_000_000_000_01), 86.1);
+        assert_eq!(shown_score(80.833_333_333_333_33), 80.8);
+        assert_eq!(shown_score(0.25), 0.3);
+        assert_eq!(shown_score(100.0), 100.0);
     }
 
     #[test]

@@ -40,8 +40,9 @@ pub fn chunks(
         })
 }
 
-/// `pieces` up to and including its first failure: nothing after a failure is sent (the client
-/// sees a cut, invalid document, never a wrong one).
+/// `pieces` up to and including its first failure: nothing after a failure is sent. A JSON client
+/// then holds an invalid document, never a wrong one; a CSV one fewer rows than `X-Row-Count`
+/// says (and, on HTTP/1.1, a chunked body without its last chunk).
 pub fn until_failure<S>(pieces: S) -> impl Stream<Item = Result<Bytes, ViewError>>
 where
     S: Stream<Item = Result<Bytes, ViewError>>,

@@ -26,8 +26,19 @@ async fn refreshes_store_what_changed_and_what_grew_old(backend: Backend) {
         skipped: 0,
         snapshots: pods.len(),
         nodes_updated: known.len(),
+        events: report.events.clone(),
     };
     assert_eq!(report, expected);
+    // One `credits` event, with the same figures.
+    let changes: Vec<_> = report.events.iter().map(|e| e.change.clone()).collect();
+    assert_eq!(
+        changes,
+        [crate::events::Change::Credits {
+            received: pods.len() as i64,
+            snapshots: pods.len() as i64,
+            nodes_updated: known.len() as i64,
+        }]
+    );
     assert_eq!(snapshot_count(db).await, pods.len() as u64);
     for key in &known {
         let node = node(db, key).await;

@@ -5,6 +5,7 @@
 //! to, a dashboard fleet: many clients revalidating while writes land. It contacts nothing but the
 //! servers it started.
 
+pub mod events;
 mod fleet;
 mod flood;
 mod server;
@@ -45,8 +46,11 @@ pub struct BenchArgs {
     pub fleet: fleet::FleetArgs,
     #[command(flatten)]
     pub flood: flood::FloodArgs,
+    #[command(flatten)]
+    pub events: events::EventsArgs,
     /// What to measure: the view (`views`: uncached and cached scenarios, then the fleet), the
-    /// history endpoints (`history`, uncached), or pages under a flood of full views (`overload`).
+    /// history endpoints (`history`, uncached), pages under a flood of full views (`overload`),
+    /// or live events (`events`: latency from commit to stream, memory per open stream).
     #[arg(long, value_enum, default_value_t = Group::Views)]
     pub group: Group,
 }
@@ -57,6 +61,7 @@ pub enum Group {
     Views,
     History,
     Overload,
+    Events,
 }
 
 /// How a scenario's requests are made.
@@ -178,6 +183,12 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
     }
     let nodes = pnode::Entity::find().count(db.conn()).await?;
     let client = load::client(std::time::Duration::from_secs(120))?;
+    if args.group == Group::Events {
+        println!("backend: {:?}; {nodes} nodes", db.backend());
+        events::run(&settings.database.url, &db, &args.events).await?;
+        db.close().await?;
+        return Ok(());
+    }
     if args.group == Group::Overload {
         println!("backend: {:?}; {nodes} nodes", db.backend());
         flood::run(&client, &settings.database.url, &db, nodes, &args.flood).await?;
@@ -195,7 +206,7 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         "scenario", "p50 ms", "p99 ms", "max ms", "req/s", "view stmts", "bytes/req"
     );
     let groups = match args.group {
-        Group::Overload => Vec::new(),
+        Group::Overload | Group::Events => Vec::new(),
         Group::Views => vec![("0", uncached()), ("64", cached())],
         Group::History => {
             let pubkey: String = pnode::Entity::find()
