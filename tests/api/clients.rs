@@ -126,6 +126,46 @@ async fn answers(app: &TestApp, pubkey: &str, seed: &str) -> Vec<(String, Value,
             r#"paths["/api/pnodes/{pubkey}"]["get"]["responses"][404]"#,
         ),
         json(
+            &format!("/api/pnodes/{pubkey}/history"),
+            200,
+            r#"paths["/api/pnodes/{pubkey}/history"]["get"]["responses"][200]"#,
+        ),
+        json(
+            "/api/leaderboard",
+            200,
+            r#"paths["/api/leaderboard"]["get"]["responses"][200]"#,
+        ),
+        json(
+            "/api/leaderboard?metric=uptime&limit=3",
+            200,
+            r#"paths["/api/leaderboard"]["get"]["responses"][200]"#,
+        ),
+        json(
+            "/api/leaderboard?metric=speed",
+            400,
+            r#"paths["/api/leaderboard"]["get"]["responses"][400]"#,
+        ),
+        json(
+            "/api/network",
+            200,
+            r#"paths["/api/network"]["get"]["responses"][200]"#,
+        ),
+        json(
+            "/api/network/history",
+            200,
+            r#"paths["/api/network/history"]["get"]["responses"][200]"#,
+        ),
+        json(
+            "/api/seeds",
+            200,
+            r#"paths["/api/seeds"]["get"]["responses"][200]"#,
+        ),
+        json(
+            "/api/seeds/1/pnodes?limit=3",
+            200,
+            r#"paths["/api/seeds/{id}/pnodes"]["get"]["responses"][200]"#,
+        ),
+        json(
             "/api/ingestion-status",
             200,
             r#"paths["/api/ingestion-status"]["get"]["responses"][200]"#,
