@@ -263,6 +263,12 @@ async fn a_reconnection_is_replayed_what_it_missed_or_told_to_reset(backend: Bac
     let (newest, _) = events::bounds(&rig.conn).await.expect("bounds");
     assert_eq!(reset[0].id, Some(newest));
 
+    // An id from the future (a restored or recreated table): a reset too.
+    let mut ahead = Sse::connect(&url, Some(&(newest + 1000).to_string())).await;
+    let reset = ahead.until(|_| true).await;
+    assert_eq!(kind(&reset[0]), "reset", "{reset:?}");
+    assert_eq!(reset[0].id, Some(newest));
+
     // A bad id is refused, naming the header.
     let bad = Sse::open(&url, Some("yesterday")).await;
     assert_eq!(bad.status(), 400);
