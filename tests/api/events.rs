@@ -255,6 +255,14 @@ async fn a_reconnection_is_replayed_what_it_missed_or_told_to_reset(backend: Bac
         Some(&Value::from("node0"))
     );
 
+    // A flood (more than `FLOOD` new events in one poll): a live stream gets one reset naming
+    // the newest id, not hundreds of events it would fall behind on.
+    write_events(&rig, events::hub::FLOOD + 10).await;
+    let flooded = back.until(|f| kind(f) == "reset").await;
+    assert_eq!(flooded.len(), 1, "only the reset: {flooded:?}");
+    let (newest, _) = events::bounds(&rig.conn).await.expect("bounds");
+    assert_eq!(flooded[0].id, Some(newest));
+
     // Missing more than the replay bound (5): a reset naming the newest id.
     write_events(&rig, 8).await;
     let mut far = Sse::connect(&url, Some(&ids[2].to_string())).await;

@@ -27,6 +27,10 @@ use super::{Event, bounds, rows_after};
 
 /// Frames a stream may fall behind the newest before it is dropped: the broadcast channel's size.
 pub const LAG: usize = 1024;
+/// New events in one poll past which streams get a `reset` rather than each event.
+pub const FLOOD: usize = LAG / 2;
+/// Replays (reconnections with `Last-Event-ID`) read at once; more wait their turn.
+const REPLAYS: usize = 4;
 
 /// How the hub polls and streams.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +104,8 @@ pub struct EventHub {
     /// The newest event broadcast (or found at start).
     newest: AtomicI64,
     streams: Arc<Semaphore>,
+    /// Bounds the replays read at once (each holds up to `replay` frames while it is sent).
+    replays: Semaphore,
     settings: HubSettings,
     open: Gauge,
     refused: Counter,
@@ -141,6 +147,7 @@ impl EventHub {
             started: watch::Sender::new(false),
             newest: AtomicI64::new(0),
             streams: Arc::new(Semaphore::new(settings.max_clients)),
+            replays: Semaphore::new(REPLAYS),
             settings,
             open: Gauge::default(),
             refused: Counter::default(),
@@ -211,6 +218,8 @@ impl EventHub {
     /// What a client that last saw `last` missed: the events after it, or a reset when more
     /// than the replay bound were written since, or some were deleted by retention.
     pub async fn replay(&self, db: &DatabaseConnection, last: i64) -> Result<Replay, DbErr> {
+        // Many clients reconnect at once after a restart: a few read at a time.
+        let _turn = self.replays.acquire().await;
         let (newest, oldest) = bounds(db).await?;
         if last == newest {
             return Ok(Replay::Events(Vec::new()));
@@ -283,24 +292,27 @@ impl EventHub {
     }
 
     /// Broadcasts the events written since the last poll, 500 at a time.
+    /// Broadcasts the events written since the last poll; more than [`FLOOD`] at once (a
+    /// seed outage long enough for every node to disappear, say) would put every stream, fast or
+    /// slow, [`LAG`] frames behind: they get one `reset` instead (fetch the state again).
     async fn poll(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        const BATCH: u64 = 500;
-        loop {
-            let newest = self.newest.load(Ordering::Relaxed);
-            let rows = rows_after(db, newest, BATCH).await?;
-            let Some(last) = rows.last().map(|row| row.id) else {
-                return Ok(());
-            };
-            let read = rows.len() as u64;
-            for event in rows.into_iter().filter_map(Event::from_row) {
-                // No stream open is not an error.
-                let _ = self.sender.send(Arc::new(Frame::of(&event)));
-                self.broadcast.inc();
-            }
-            self.newest.store(last, Ordering::Relaxed);
-            if read < BATCH {
-                return Ok(());
-            }
+        let newest = self.newest.load(Ordering::Relaxed);
+        let rows = rows_after(db, newest, FLOOD as u64 + 1).await?;
+        let Some(last) = rows.last().map(|row| row.id) else {
+            return Ok(());
+        };
+        if rows.len() > FLOOD {
+            let (newest, _) = bounds(db).await?;
+            let _ = self.sender.send(Arc::new(Frame::reset(newest)));
+            self.newest.store(newest, Ordering::Relaxed);
+            return Ok(());
         }
+        for event in rows.into_iter().filter_map(Event::from_row) {
+            // No stream open is not an error.
+            let _ = self.sender.send(Arc::new(Frame::of(&event)));
+            self.broadcast.inc();
+        }
+        self.newest.store(last, Ordering::Relaxed);
+        Ok(())
     }
 }
