@@ -248,7 +248,8 @@ pub struct WebhookSettings {
     )]
     pub urls: String,
 
-    /// Signs each body: `X-Pnode-Signature: sha256=<hex HMAC-SHA256 of the body>`; empty: unsigned.
+    /// Signs each call: `X-Pnode-Timestamp` and `X-Pnode-Signature: sha256=<hex HMAC-SHA256 of
+    /// "<timestamp>.<body>">`; empty: unsigned.
     #[arg(
         id = "webhook_secret",
         long = "webhook-secret",

@@ -169,8 +169,13 @@ fn webhooks() -> Paths {
         ))
         .parameter(header(
             "X-Pnode-Signature",
-            "`sha256=` and the hex HMAC-SHA256 of the body with `PNODE_WEBHOOK_SECRET` (absent \
-             without a secret)",
+            "`sha256=` and the hex HMAC-SHA256 of `<X-Pnode-Timestamp>.<body>` with \
+             `PNODE_WEBHOOK_SECRET` (absent without a secret)",
+        ))
+        .parameter(header(
+            "X-Pnode-Timestamp",
+            "When this attempt was made, in unix seconds (signed with the body; absent without a \
+             secret)",
         ))
         .parameter(header("X-Pnode-Event", "The event's `kind`"))
         .parameter(header(

@@ -13,8 +13,9 @@
 //! (a node that went down, up and down again is not news). A flapping node costs its receiver one
 //! call per cooldown, and the receiver always ends up with the current state. A delivery that
 //! fails every attempt ends the cooldown, so the next event is sent at once. With
-//! `PNODE_WEBHOOK_SECRET`, each body is signed: `X-Pnode-Signature: sha256=<hex HMAC-SHA256 of
-//! the body>`.
+//! `PNODE_WEBHOOK_SECRET`, each attempt is signed: `X-Pnode-Timestamp` (unix seconds) and
+//! `X-Pnode-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, so that a receiver can
+//! refuse an old request replayed.
 
 use std::{
     collections::HashMap,
@@ -101,13 +102,21 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
     Ok(rules)
 }
 
-/// The signature header's value for `body` (HMAC takes a key of any length: never `None`).
-pub fn signature(secret: &[u8], body: &[u8]) -> Option<String> {
+/// The signature header's value for `body` sent at `timestamp` (unix seconds): the HMAC of
+/// `"<timestamp>.<body>"` (HMAC takes a key of any length: never `None`).
+pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> Option<String> {
+    hmac_sha256_hex(secret, &[format!("{timestamp}.").as_bytes(), body])
+        .map(|hex| format!("sha256={hex}"))
+}
+
+/// The HMAC-SHA256 of `parts` one after the other, in hex.
+fn hmac_sha256_hex(secret: &[u8], parts: &[&[u8]]) -> Option<String> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).ok()?;
-    mac.update(body);
+    for part in parts {
+        mac.update(part);
+    }
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    Some(format!("sha256={hex}"))
+    Some(digest.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -366,12 +375,12 @@ impl Worker {
 
     fn delivery(&self, event: &Event) -> Delivery {
         let body = serde_json::to_vec(event).unwrap_or_default();
-        let signature = self.secret.as_deref().and_then(|key| signature(key, &body));
+
         Delivery {
             client: self.client.clone(),
             url: self.url.clone(),
             body,
-            signature,
+            secret: self.secret.clone(),
             event_id: event.id,
             kind: event.change.kind(),
             key: (event.change.kind(), subject(&event.change)),
@@ -404,7 +413,7 @@ struct Delivery {
     client: reqwest::Client,
     url: String,
     body: Vec<u8>,
-    signature: Option<String>,
+    secret: Option<Vec<u8>>,
     event_id: i64,
     kind: &'static str,
     /// Its cooldown key, whose cooldown a failed delivery ends.
@@ -466,8 +475,15 @@ impl Delivery {
             .header("X-Pnode-Event", self.kind)
             .header("X-Pnode-Delivery", self.event_id.to_string())
             .body(self.body.clone());
-        if let Some(signature) = &self.signature {
-            request = request.header("X-Pnode-Signature", signature);
+        let timestamp = chrono::Utc::now().timestamp();
+        if let Some(signature) = self
+            .secret
+            .as_deref()
+            .and_then(|key| signature(key, timestamp, &self.body))
+        {
+            request = request
+                .header("X-Pnode-Timestamp", timestamp.to_string())
+                .header("X-Pnode-Signature", signature);
         }
         match request.send().await {
             Ok(response) if response.status().is_success() => Ok(()),
@@ -514,11 +530,15 @@ mod tests {
     }
 
     #[test]
-    fn the_signature_is_hmac_sha256_in_hex() {
+    fn the_signature_is_hmac_sha256_in_hex_of_the_timestamp_and_the_body() {
         // RFC 4231, test case 2.
         assert_eq!(
-            signature(b"Jefe", b"what do ya want for nothing?").as_deref(),
-            Some("sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+            hmac_sha256_hex(b"Jefe", &[b"what do ya ", b"want for nothing?"]).as_deref(),
+            Some("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        );
+        assert_eq!(
+            signature(b"Jefe", 1_765_057_753, b"{}"),
+            hmac_sha256_hex(b"Jefe", &[b"1765057753.{}"]).map(|hex| format!("sha256={hex}"))
         );
     }
 }

@@ -216,8 +216,15 @@ async fn a_node_turning_unreachable_is_delivered_once_signed_retried_and_cooled_
         got[1].header("x-pnode-delivery"),
         Some(event["id"].to_string().as_str())
     );
-    // Signed: HMAC-SHA256 of the body with the secret, computed here independently.
+    // Signed: HMAC-SHA256 of "<timestamp>.<body>" with the secret, computed here independently;
+    // the timestamp is the attempt's own, in unix seconds.
+    let timestamp: i64 = got[1]
+        .header("x-pnode-timestamp")
+        .and_then(|t| t.parse().ok())
+        .expect("a timestamp");
+    assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 120);
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+    mac.update(format!("{timestamp}.").as_bytes());
     mac.update(&got[1].body);
     let expected: String = mac
         .finalize()
