@@ -210,11 +210,13 @@ pub fn pnodes(
     view_stream::until_failure(head.chain(rows))
 }
 
-/// The `Content-Disposition` of a CSV answer: a download named `name`.csv.
-pub fn disposition(name: &str) -> (header::HeaderName, String) {
+/// The `Content-Disposition` of a CSV answer: a download named `file` (a literal, so that the
+/// header is always valid).
+pub fn disposition(file: &'static str) -> (header::HeaderName, header::HeaderValue) {
     (
         header::CONTENT_DISPOSITION,
-        format!("attachment; filename=\"{name}.csv\""),
+        header::HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
+            .unwrap_or_else(|_| header::HeaderValue::from_static("attachment")),
     )
 }
 

@@ -200,7 +200,7 @@ pub async fn record(
 }
 
 /// The node changes since each node was last announced, as of a cycle closing at `now` (nodes
-/// not observed since `now - gone_after` are gone); marks them announced. Two statements, plus
+/// not observed since `now - gone_after` are gone); marks them announced. One statement, plus
 /// one per 1,000 changed nodes.
 pub async fn announce_nodes(
     db: &impl ConnectionTrait,

@@ -56,7 +56,14 @@ pub async fn node_history(
     let pubkey = checked_pubkey(pubkey.into_inner())?;
     let window = Window::parse(raw.into_inner(), Utc::now(), state.node_history_limit)?;
     let format = format.negotiate(&req)?;
-    let mut what = format!("/api/pnodes/{pubkey}/history?{}", window.canonical());
+    let (content_type, suffix) = match format {
+        Format::Json => (http::JSON, ""),
+        Format::Csv => (export::CONTENT_TYPE, "&format=csv"),
+    };
+    let what = format!(
+        "/api/pnodes/{pubkey}/history?{}{suffix}",
+        window.canonical()
+    );
     let answer = async {
         let Some(history) = history::node_history(state.db.conn(), &pubkey, &window).await? else {
             return Err(ViewError::NotFound(format!(
@@ -74,13 +81,6 @@ pub async fn node_history(
             }
         }
     };
-    let content_type = match format {
-        Format::Json => http::JSON,
-        Format::Csv => {
-            what.push_str("&format=csv");
-            export::CONTENT_TYPE
-        }
-    };
     let mut response = http::answer(
         &req,
         &state,
@@ -92,10 +92,8 @@ pub async fn node_history(
     )
     .await?;
     if format == Format::Csv && response.status().is_success() {
-        let (name, value) = export::disposition("pnode-history");
-        if let Ok(value) = actix_web::http::header::HeaderValue::try_from(value) {
-            response.headers_mut().insert(name, value);
-        }
+        let (name, value) = export::disposition("pnode-history.csv");
+        response.headers_mut().insert(name, value);
     }
     Ok(http::varies_by_accept(response))
 }

@@ -118,7 +118,7 @@ async fn csv_list(
     Ok(validators
         .ok_to_compress()
         .content_type(export::CONTENT_TYPE)
-        .insert_header(export::disposition("pnodes"))
+        .insert_header(export::disposition("pnodes.csv"))
         .insert_header((export::ROW_COUNT, rows.to_string()))
         .streaming(body))
 }
