@@ -38,7 +38,7 @@ use tokio::{
 use crate::{
     config::WebhookSettings,
     events::{Change, Event, KINDS},
-    redact,
+    prpc, redact,
 };
 
 /// Events waiting for delivery, per rule; more are dropped (and counted).
@@ -235,9 +235,7 @@ pub fn start(
     if rules.is_empty() {
         return Ok(None);
     }
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
+    let client = prpc::direct_client()
         .timeout(settings.timeout)
         .user_agent(concat!("pnode-api/", env!("CARGO_PKG_VERSION")))
         .build()?;

@@ -36,7 +36,7 @@ use crate::{
         Database,
         health::{WriteHealth, Writer},
     },
-    prpc::PrpcClient,
+    prpc::{self, PrpcClient},
     seeds::Seeds,
     webhooks::WebhookSender,
 };
@@ -61,7 +61,7 @@ pub struct Collector {
     seeds: Vec<String>,
     settings: CollectorSettings,
     leadership: Leadership,
-    /// For the credits source: no proxy and no redirects, like the pRPC client.
+    /// For the credits source: a direct client (`prpc::direct_client`), like the pRPC one.
     credits_client: reqwest::Client,
     metrics: CollectorMetrics,
     clock: Clock,
@@ -86,11 +86,7 @@ impl Collector {
                 .iter()
                 .map(|seed| seed.base_url.clone())
                 .collect(),
-            credits_client: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+            credits_client: prpc::direct_client().build().unwrap_or_default(),
             db,
             settings,
             metrics: CollectorMetrics::default(),

@@ -35,14 +35,19 @@ pub struct PrpcClient {
     max_answer_bytes: usize,
 }
 
+/// An HTTP client that calls where it is told, and only there: no proxy from the environment
+/// (one would see every call) and no redirects (one could send the service anywhere). For pNodes,
+/// the credits source and webhooks alike.
+pub fn direct_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+}
+
 impl PrpcClient {
     /// Per-call timeout covers connect + whole answer.
     pub fn new(timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            // pNodes are called directly: a proxy from the environment would see every node,
-            // and a redirect could send the collector anywhere.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
+        let http = direct_client()
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|err| format!("cannot build the HTTP client: {}", error_chain(&err)));
