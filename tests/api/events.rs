@@ -324,8 +324,15 @@ async fn streams_are_bounded_and_idle_or_stuck_ones_keep_memory_flat(backend: Ba
 
     // 500 streams whose clients read (their heartbeats arrive), 20 whose clients never do.
     let url = format!("{base}/api/events");
-    let readers: Vec<Sse> =
+    let streams: Vec<Sse> =
         futures_util::future::join_all((0..IDLE).map(|_| Sse::connect(&url, None))).await;
+    // Each read as it comes, as a browser does (a stream nobody polls would not read at all).
+    let readers: Vec<tokio::task::JoinHandle<()>> = streams
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move { while let Ok(Some(_)) = stream.response.chunk().await {} })
+        })
+        .collect();
     let stuck: Vec<TcpStream> = (0..STUCK).map(|_| raw_stream(&addr)).collect();
     let open = || async {
         let text = reqwest::get(&metrics_url)
@@ -369,7 +376,9 @@ async fn streams_are_bounded_and_idle_or_stuck_ones_keep_memory_flat(backend: Ba
     );
 
     // Closing streams gives their places back.
-    drop(readers);
+    for reader in readers {
+        reader.abort();
+    }
     drop(stuck);
     crate::helpers::wait_until("every stream closed", || async {
         open().await == Some(0.0)
