@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use pnode_api::tools::sim::{SimConfig, SimNetwork};
+use pnode_tools::sim::{SimConfig, SimNetwork};
 use serde_json::Value;
 
 use crate::{

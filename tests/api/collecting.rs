@@ -3,14 +3,12 @@
 use std::{sync::Arc, time::Duration};
 
 use pnode_api::{
-    collector::{
-        Clock, Collector, CycleReport,
-        status::{self, IngestionStatus},
-    },
-    config::{CollectorSettings, DatabaseSettings},
+    app::config::{CollectorSettings, DatabaseSettings},
+    collector::{Clock, Collector, CycleReport},
     db::Database,
-    tools::sim::{SimConfig, SimNetwork},
+    history::status::{self, IngestionStatus},
 };
+use pnode_tools::sim::{SimConfig, SimNetwork};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use tokio::sync::watch;
 

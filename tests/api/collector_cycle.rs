@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use pnode_api::tools::sim::{PodFault, SimConfig};
+use pnode_tools::sim::{PodFault, SimConfig};
 
 use crate::{collecting::Rig, helpers::Backend};
 

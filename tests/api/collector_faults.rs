@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pnode_api::tools::sim::{PodFault, SeedFault, SimConfig};
+use pnode_tools::sim::{PodFault, SeedFault, SimConfig};
 
 use crate::{collecting::Rig, helpers::Backend};
 

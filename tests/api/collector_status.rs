@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pnode_api::tools::sim::{SeedFault, SimConfig, SimNetwork};
+use pnode_tools::sim::{SeedFault, SimConfig, SimNetwork};
 use serde_json::json;
 use tokio::sync::watch;
 

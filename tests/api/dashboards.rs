@@ -9,10 +9,8 @@ use std::{
     time::Duration,
 };
 
-use pnode_api::{
-    config::CollectorSettings,
-    tools::sim::{SimConfig, SimNetwork},
-};
+use pnode_api::app::config::CollectorSettings;
+use pnode_tools::sim::{SimConfig, SimNetwork};
 use serde_json::Value;
 
 use crate::{
@@ -280,7 +278,7 @@ fn compare_values(sort: &str, a: &Value, b: &Value) -> std::cmp::Ordering {
             .partial_cmp(&y.as_f64())
             .expect("numbers compare"),
         (Value::String(x), Value::String(y)) if sort == "version" => {
-            pnode_api::view::version::compare(x, y)
+            pnode_api::domain::version::compare(x, y)
         }
         (Value::String(x), Value::String(y)) => x.cmp(y),
         other => panic!("{sort}: cannot compare {other:?}"),

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pnode_api::tools::sim::{SimConfig, SimNetwork};
+use pnode_tools::sim::{SimConfig, SimNetwork};
 
 use crate::{
     collecting::fast_settings,

@@ -10,9 +10,9 @@ use std::{
 
 use pnode_api::{
     db::version,
-    events::{self, Change},
-    tools::sim::{PodFault, SimConfig},
+    push::events::{self, Change},
 };
+use pnode_tools::sim::{PodFault, SimConfig};
 use sea_orm::TransactionTrait;
 use serde_json::Value;
 
@@ -292,7 +292,7 @@ async fn a_reconnection_is_replayed_what_it_missed_or_told_to_reset(backend: Bac
 /// Resident memory of a process, in bytes.
 fn rss(pid: nix::unistd::Pid) -> u64 {
     let pid = u32::try_from(pid.as_raw()).expect("a pid");
-    pnode_api::memory::proc_status_bytes(pid, "VmRSS").expect("procfs")
+    pnode_api::observe::memory::proc_status_bytes(pid, "VmRSS").expect("procfs")
 }
 
 /// A connection that asks for the stream and, when `read` is false, never reads a byte.

@@ -2,7 +2,7 @@
 //! for the same filters and pages; negotiated by `format` or `Accept`; a node's history; and
 //! 20,000 nodes exported by the real binary with its peak memory barely moving.
 
-use pnode_api::tools::{
+use pnode_tools::{
     generate::{Spec, generate},
     sim::SimConfig,
 };
@@ -284,7 +284,7 @@ async fn a_nodes_history_as_csv_is_its_stats_buckets(backend: Backend) {
 /// Peak RSS (`VmHWM`) of a process, in bytes.
 fn peak_rss(pid: nix::unistd::Pid) -> u64 {
     let pid = u32::try_from(pid.as_raw()).expect("a pid");
-    pnode_api::memory::proc_status_bytes(pid, "VmHWM").expect("procfs")
+    pnode_api::observe::memory::proc_status_bytes(pid, "VmHWM").expect("procfs")
 }
 
 async fn twenty_thousand_nodes_are_exported_with_flat_memory(backend: Backend) {

@@ -3,11 +3,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use pnode_api::{
-    config::Settings,
-    startup::Application,
-    tools::generate::{Spec, generate},
-};
+use pnode_api::app::{config::Settings, startup::Application};
+use pnode_tools::generate::{Spec, generate};
 pub use test_support::{Backend, TestDb};
 
 /// The app serving on a random port over its own fresh database.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use sea_orm::ActiveValue::Set;
 use serde_json::{Value, json};
 
-use pnode_api::tools::generate::{Spec, generate};
+use pnode_tools::generate::{Spec, generate};
 
 use crate::{
     fixtures::{credits, insert, node, observation, sample, sighting},

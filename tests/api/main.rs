@@ -14,6 +14,7 @@ mod collecting;
 mod collector_cycle;
 mod collector_faults;
 mod collector_status;
+mod credits;
 mod dashboards;
 mod database_outage;
 mod demo;

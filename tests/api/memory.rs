@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pnode_api::tools::generate::{Spec, generate};
+use pnode_tools::generate::{Spec, generate};
 
 use crate::{
     binary::Server,
@@ -20,7 +20,7 @@ const MIB: u64 = 1024 * 1024;
 
 /// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmSize`).
 fn proc_status(pid: u32, field: &str) -> u64 {
-    pnode_api::memory::proc_status_bytes(pid, field).expect("procfs")
+    pnode_api::observe::memory::proc_status_bytes(pid, field).expect("procfs")
 }
 
 fn within(a: u64, b: u64, fraction: f64) -> bool {
@@ -59,7 +59,7 @@ async fn the_memory_endpoint_agrees_with_the_os() {
     assert_eq!(body["overAlert"], false);
     assert_eq!(
         body["allocatedBytes"].is_u64(),
-        pnode_api::allocator::NAME == "jemalloc",
+        pnode_api::observe::allocator::NAME == "jemalloc",
         "allocatedBytes is there exactly when the allocator reports it: {body}"
     );
 }

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use pnode_api::{
-    tools::generate::{Spec, generate},
-    tools::sim::{SimConfig, SimNetwork},
+use pnode_tools::{
+    generate::{Spec, generate},
+    sim::{SimConfig, SimNetwork},
 };
 use prometheus_parse::{Scrape, Value};
 
@@ -130,7 +130,7 @@ async fn metrics_are_valid_prometheus_text_and_move_with_traffic(backend: Backen
     let allocated = value(&after, "pnode_allocator_allocated_bytes", &[]);
     assert_eq!(
         allocated > 0.0,
-        pnode_api::allocator::NAME == "jemalloc",
+        pnode_api::observe::allocator::NAME == "jemalloc",
         "the allocator's own figure is there when it reports one: {allocated}"
     );
     assert_eq!(
@@ -170,7 +170,7 @@ async fn the_view_statements_histogram_counts_each_requests_statements(backend: 
 async fn collection_cycles_and_their_nodes_reach_the_metrics(backend: Backend) {
     let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
     let seeds = sim.seed_urls();
-    sim.set_seed_fault(0, pnode_api::tools::sim::SeedFault::Garbage);
+    sim.set_seed_fault(0, pnode_tools::sim::SeedFault::Garbage);
     let app = spawn_app_with(&backend, |settings| {
         settings.seeds = seeds.join(",").parse().expect("seeds");
         settings.collector = fast_settings();

@@ -13,7 +13,7 @@ fn committed_spec() -> PathBuf {
 /// Fails when `openapi.yaml` differs from what the routes generate; `UPDATE_OPENAPI=1` rewrites it.
 #[test]
 fn committed_openapi_yaml_is_what_the_code_generates() {
-    let generated = pnode_api::openapi::document_yaml().expect("yaml");
+    let generated = pnode_api::web::openapi::document_yaml().expect("yaml");
     let path = committed_spec();
     if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
         std::fs::write(&path, &generated).expect("write openapi.yaml");
@@ -35,7 +35,7 @@ async fn the_service_serves_its_document_and_swagger_ui(backend: Backend) {
         .json()
         .await
         .expect("json");
-    let generated = serde_json::to_value(pnode_api::openapi::document()).expect("value");
+    let generated = serde_json::to_value(pnode_api::web::openapi::document()).expect("value");
     assert_eq!(served, generated);
     assert_eq!(served["openapi"], "3.1.0");
     for path in ["/api/health", "/api/ready"] {

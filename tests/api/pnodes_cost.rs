@@ -2,10 +2,8 @@
 //! the same statements whatever the node count, the full view two per chunk after the selection,
 //! and a full view larger than one chunk arrives whole. (The cached path: `view_cache.rs`.)
 
-use pnode_api::{
-    tools::generate::{Spec, generate},
-    view::CHUNK,
-};
+use pnode_api::view::CHUNK;
+use pnode_tools::generate::{Spec, generate};
 
 use crate::{
     fixtures::now,

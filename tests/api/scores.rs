@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::ingestion_run as run;
-use pnode_api::{db::version, score, tools::sim::SimConfig};
+use pnode_api::{collector::score, db::version};
+use pnode_tools::sim::SimConfig;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, TransactionTrait};
 use serde_json::{Value, json};
 

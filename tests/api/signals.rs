@@ -78,7 +78,7 @@ async fn stops_gracefully_on(signal: Signal, backend: &Backend) {
 /// connections (identity and gzip; two computing, two queued behind the full-view bound), none read
 /// yet when the signal lands: every one arrives whole and parses to the whole network.
 async fn sigterm_with_full_views_in_flight_loses_none(backend: Backend) {
-    use pnode_api::tools::generate::{Spec, generate};
+    use pnode_tools::generate::{Spec, generate};
 
     const NODES: usize = 10_000;
     let db = TestDb::create(&backend).await;
@@ -224,7 +224,7 @@ fn complete_responses(mut bytes: &[u8]) -> usize {
 }
 
 async fn sigterm_during_a_collection_cycle_lets_it_finish_its_writes(backend: Backend) {
-    use pnode_api::tools::sim::{SeedFault, SimConfig, SimNetwork};
+    use pnode_tools::sim::{SeedFault, SimConfig, SimNetwork};
 
     let sim = SimNetwork::start(SimConfig::default()).await.expect("sim");
     // The slow seed keeps the first cycle busy for over a second (the pRPC timeout is 2.5 s).

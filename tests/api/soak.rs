@@ -11,7 +11,7 @@ use std::{
 };
 
 use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
-use pnode_api::tools::soak::{self, SoakArgs, SoakReport};
+use pnode_tools::soak::{self, SoakArgs, SoakReport};
 
 const RSS: u64 = 100 * 1024 * 1024;
 

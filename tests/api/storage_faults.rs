@@ -6,10 +6,8 @@
 
 use std::{io::Write, path::Path, process::Command, sync::Arc, time::Duration};
 
-use pnode_api::{
-    db::Database,
-    tools::sim::{SimConfig, SimNetwork},
-};
+use pnode_api::db::Database;
+use pnode_tools::sim::{SimConfig, SimNetwork};
 use sea_orm::sqlx::{ConnectOptions as _, Connection as _, Executor as _, sqlite};
 
 use crate::{
@@ -160,7 +158,7 @@ async fn a_start_on_a_read_only_file_system_fails_naming_the_file_and_why() {
         .output()
         .expect("run pnode-api");
     let file = db.sqlite_file().expect("a SQLite file");
-    let settings = pnode_api::config::DatabaseSettings::for_url(&db.url);
+    let settings = pnode_api::app::config::DatabaseSettings::for_url(&db.url);
     let refused = Database::connect(&settings)
         .await
         .err()

@@ -6,11 +6,13 @@
 use std::{io::Read, time::Duration};
 
 use pnode_api::{
-    collector::retention,
-    config::{CorsOrigins, RetentionSettings},
-    credits::{self, CreditsPolicy},
-    tools::sim::SimConfig,
+    app::config::{CorsOrigins, RetentionSettings},
+    collector::{
+        credits::{self, CreditsPolicy},
+        retention,
+    },
 };
+use pnode_tools::sim::SimConfig;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -221,7 +223,7 @@ fn decode(encoding: &str, body: &[u8]) -> Vec<u8> {
 
 async fn compressed_bodies_decode_to_the_identity_body_cached_or_not(backend: Backend) {
     // An hour-long clock interval: the two apps' validators of one question fall in the same one.
-    let hourly = |settings: &mut pnode_api::config::Settings| {
+    let hourly = |settings: &mut pnode_api::app::config::Settings| {
         settings.collector.interval = Duration::from_secs(3600);
     };
     let cached = spawn_app_with(&backend, hourly).await;

@@ -10,10 +10,10 @@ use std::{
 
 use hmac::{Hmac, KeyInit, Mac};
 use pnode_api::{
-    config::WebhookSettings,
-    tools::sim::{PodFault, SimConfig},
-    webhooks::{self, AttemptResult, Outcome, WebhookMetrics},
+    app::config::WebhookSettings,
+    push::webhooks::{self, AttemptResult, Outcome, WebhookMetrics},
 };
+use pnode_tools::sim::{PodFault, SimConfig};
 use serde_json::Value;
 use sha2::Sha256;
 use tokio::{

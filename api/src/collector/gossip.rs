@@ -12,8 +12,8 @@ use sea_orm::{
 
 use crate::{
     db::{ROWS_PER_STATEMENT, version},
-    prpc::{Pod, PodsAnswer},
-    pubkey,
+    domain::pubkey,
+    net::prpc::{Pod, PodsAnswer},
 };
 
 /// The pods of one answer worth recording, one per pubkey.
@@ -159,7 +159,7 @@ fn observation_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prpc::PodsMethod;
+    use crate::net::prpc::PodsMethod;
 
     fn pod(address: &str, pubkey: Option<&str>, last_seen: i64) -> Pod {
         Pod {

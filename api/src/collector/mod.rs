@@ -2,14 +2,15 @@
 //! asks each node seen for its stats (unless its backoff runs), and records the run.
 
 mod clock;
+pub mod credits;
 mod gossip;
 mod lock;
 pub mod metrics;
 pub mod retention;
 mod runs;
 mod samples;
+pub mod score;
 mod stats;
-pub mod status;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -19,6 +20,7 @@ use std::{
 use anyhow::Context as _;
 use tokio::sync::watch;
 
+use self::credits::{CreditsError, CreditsPolicy};
 pub use self::{
     clock::Clock,
     runs::{Counts, SeedReport},
@@ -30,15 +32,14 @@ use self::{
     stats::Target,
 };
 use crate::{
-    config::CollectorSettings,
-    credits::{self, CreditsError, CreditsPolicy},
+    app::config::CollectorSettings,
     db::{
         Database,
         health::{WriteHealth, Writer},
     },
-    prpc::{self, PrpcClient},
-    seeds::Seeds,
-    webhooks::WebhookSender,
+    domain::seeds::Seeds,
+    net::prpc::{self, PrpcClient},
+    push::webhooks::WebhookSender,
 };
 
 /// What one cycle did.

@@ -8,9 +8,9 @@ use sea_orm::{
 };
 
 use crate::{
+    collector::score,
     db::version,
-    events::{self, Change, Event},
-    score,
+    push::events::{self, Change, Event},
 };
 
 /// Counts of one cycle, for all seeds or for one.

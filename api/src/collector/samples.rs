@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::{
     db::{ROWS_PER_STATEMENT, newest},
-    prpc::NodeStats,
+    net::prpc::NodeStats,
 };
 
 /// Rates need this much time between samples to mean anything.

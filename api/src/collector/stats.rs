@@ -16,7 +16,7 @@ use sea_orm::{
 use super::samples;
 use crate::{
     db::{ROWS_PER_STATEMENT, version},
-    prpc::{NodeStats, PrpcClient},
+    net::prpc::{NodeStats, PrpcClient},
 };
 
 /// Without a reported `rpc_port`, a node answers pRPC on the default port.

@@ -14,7 +14,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-use crate::timestamp;
+use crate::domain::timestamp;
 
 /// The collector's latest write of each kind, shared with readiness.
 #[derive(Debug, Default)]

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 
 use self::health::{FileProblem, SqliteFile};
-use crate::config::DatabaseSettings;
+use crate::app::config::DatabaseSettings;
 
 /// Rows (or keys) one statement carries at most: SQLite binds at most 32,766 values, and the
 /// widest row written here has 18 columns.

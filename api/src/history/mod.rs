@@ -6,6 +6,7 @@ pub mod network;
 mod node;
 pub mod seeds;
 mod sql;
+pub mod status;
 pub mod window;
 
 pub use self::{

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::timestamp;
+use crate::domain::timestamp;
 
 /// `GET /api/pnodes/{pubkey}/history`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

@@ -17,7 +17,7 @@ use super::{
     sql,
     window::Window,
 };
-use crate::{timestamp, view};
+use crate::domain::timestamp;
 
 /// How many credits leaders `/api/network` lists.
 const TOP: usize = 10;
@@ -172,7 +172,7 @@ fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) ->
         .map(|(version, nodes)| VersionCount { version, nodes })
         .collect();
     versions.sort_by(|a, b| match (&a.version, &b.version) {
-        (Some(x), Some(y)) => view::version::compare(x, y),
+        (Some(x), Some(y)) => crate::domain::version::compare(x, y),
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Greater,
         (Some(_), None) => Ordering::Less,

@@ -16,8 +16,11 @@ use utoipa::ToSchema;
 
 use crate::{
     db::newest::History,
-    seeds::{Seed, Seeds},
-    timestamp, view,
+    domain::{
+        seeds::{Seed, Seeds},
+        timestamp,
+    },
+    view,
 };
 
 /// `GET /api/seeds`.

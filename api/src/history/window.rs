@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::params::{self, InvalidParameter};
+use crate::domain::params::{self, InvalidParameter};
 
 /// Points (buckets) a history answer has at most, unless asked.
 pub const DEFAULT_POINTS: u64 = 200;

@@ -4,18 +4,47 @@
 
 use std::{sync::Arc, time::Instant};
 
+use prometheus_client::{
+    metrics::histogram::{Histogram, exponential_buckets},
+    registry::Registry,
+};
+
 use super::model::GlobalPnode;
 use crate::{
     db::StatementCounter,
-    memory::{MB, MemoryProbe},
-    metrics::Metrics,
+    observe::memory::{MB, MemoryProbe},
 };
+
+/// Statements executed per view request (`/api/pnodes`, `/api/pnodes/{pubkey}`).
+#[derive(Debug, Clone)]
+pub struct ViewMetrics {
+    statements: Histogram,
+}
+
+impl Default for ViewMetrics {
+    fn default() -> Self {
+        Self {
+            statements: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+        }
+    }
+}
+
+impl ViewMetrics {
+    /// Registers `pnode_view_statements`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "pnode_view_statements",
+            "Database statements executed per view request",
+            self.statements.clone(),
+        );
+    }
+}
 
 /// One view request's account; see the module documentation.
 #[derive(Debug)]
 pub struct RequestCost {
     statements: StatementCounter,
-    metrics: Arc<Metrics>,
+    metrics: ViewMetrics,
     /// The probe and the RSS before the request, only when the debug line will be written.
     memory: Option<(Arc<MemoryProbe>, u64)>,
     started: Instant,
@@ -29,12 +58,12 @@ pub struct RequestCost {
 
 impl RequestCost {
     /// Starts the account; RSS is read only when debug lines of this module are on.
-    pub fn start(metrics: Arc<Metrics>, memory: &Arc<MemoryProbe>) -> Self {
+    pub fn start(metrics: &ViewMetrics, memory: &Arc<MemoryProbe>) -> Self {
         let memory = tracing::enabled!(tracing::Level::DEBUG)
             .then(|| (Arc::clone(memory), memory.sample().rss_bytes));
         Self {
             statements: StatementCounter::default(),
-            metrics,
+            metrics: metrics.clone(),
             memory,
             started: Instant::now(),
             selected: 0,
@@ -66,7 +95,7 @@ impl RequestCost {
 impl Drop for RequestCost {
     fn drop(&mut self) {
         let statements = self.statements.get();
-        self.metrics.view_statements.observe(statements as f64);
+        self.metrics.statements.observe(statements as f64);
         if let Some((probe, rss_before)) = &self.memory {
             let rss_after = probe.sample().rss_bytes;
             tracing::debug!(

@@ -1,4 +1,4 @@
-//! Why a view could not be built; mapped to an HTTP answer at the edge (`crate::error`).
+//! Why a view could not be built; mapped to an HTTP answer at the edge (`crate::web::error`).
 
 use sea_orm::DbErr;
 
@@ -23,5 +23,5 @@ pub enum ViewError {
     Internal(&'static str),
     /// Too many full views are being computed (a 503 at the HTTP edge).
     #[error(transparent)]
-    Busy(#[from] crate::overload::Busy),
+    Busy(#[from] crate::web::overload::Busy),
 }

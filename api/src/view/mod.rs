@@ -9,11 +9,11 @@
 
 pub mod cost;
 mod error;
+pub mod leaderboard;
 pub mod model;
 pub mod query;
 pub mod sql;
 pub mod stream;
-pub mod version;
 
 use std::collections::HashMap;
 
@@ -29,7 +29,7 @@ use self::{
     model::{Details, GlobalPnode, Pagination},
     query::{Order, PnodeQuery, Scope, SortKey},
 };
-use crate::seeds::{Seed, Seeds};
+use crate::domain::seeds::{Seed, Seeds};
 
 /// Nodes built and sent at a time by the streamed full view.
 pub const CHUNK: usize = 500;
@@ -88,8 +88,8 @@ fn sort_by_version(rows: &mut [(i64, Option<String>)], order: Order) {
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (Some(_), None) => std::cmp::Ordering::Less,
         (Some(x), Some(y)) => match order {
-            Order::Asc => version::compare(x, y),
-            Order::Desc => version::compare(y, x),
+            Order::Asc => crate::domain::version::compare(x, y),
+            Order::Desc => crate::domain::version::compare(y, x),
         },
     });
 }

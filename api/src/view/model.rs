@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::sql;
-use crate::{seeds::Seed, timestamp};
+use crate::domain::{seeds::Seed, timestamp};
 
 /// One node as the network sees it now.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

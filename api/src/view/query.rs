@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::params::{self, InvalidParameter, non_empty};
+use crate::domain::params::{self, InvalidParameter, non_empty};
 
 /// Most nodes one page may hold.
 pub const MAX_LIMIT: u64 = 1000;

@@ -1,5 +1,5 @@
 //! The whole network written a chunk of nodes at a time, so that memory stays flat however many
-//! nodes there are: as one JSON document here, as CSV in `crate::export`. The next chunk is read
+//! nodes there are: as one JSON document here, as CSV in `crate::web::export`. The next chunk is read
 //! while the current one is written, so the database and the encoding overlap.
 
 use actix_web::web::Bytes;
@@ -11,7 +11,7 @@ use super::{
     CHUNK, ViewError, cost::RequestCost, load, model::GlobalPnode, model::nodes_body_head,
     query::Scope,
 };
-use crate::seeds::Seed;
+use crate::domain::seeds::Seed;
 
 /// Chunks being read at once: the one being written and the next.
 const CHUNKS_IN_FLIGHT: usize = 2;

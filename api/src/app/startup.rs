@@ -1,0 +1,373 @@
+//! Building and running the HTTP application.
+
+use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
+
+use actix_cors::Cors;
+use actix_web::{
+    App,
+    dev::Server,
+    http::header,
+    middleware::{Compress, Condition, DefaultHeaders, ErrorHandlers, from_fn},
+    web::{self, JsonConfig, PathConfig, QueryConfig},
+};
+use tokio::{sync::watch, task::JoinHandle};
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    app::config::{CollectorSettings, CorsOrigins, DatabaseSettings, Settings},
+    collector::Collector,
+    db::Database,
+    observe::{
+        allocator,
+        memory::{self, MemoryProbe},
+        metrics::Metrics,
+    },
+    push::{
+        events::hub::{EventHub, HubSettings},
+        webhooks,
+    },
+    view::cost::ViewMetrics,
+    web::{
+        cache::ViewCache,
+        error::extractor_error,
+        export,
+        http::{self, edge},
+        metrics::HttpMetrics,
+        openapi,
+        outage::DatabaseOutage,
+        overload::FullViewGate,
+        request_id::{self, echo_request_id},
+        routes::{self, fallback::RouteTable},
+        server::{self, ServerOptions},
+        state::AppState,
+    },
+};
+
+/// The running service: a bound listener, the server on it, and the database it owns.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Database,
+    /// The collector's stop switch and task, when seeds are configured.
+    collector: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    memory_monitor: JoinHandle<()>,
+    /// Live events: closed at shutdown; its poller's stop switch and task.
+    events: Arc<EventHub>,
+    events_task: (watch::Sender<bool>, JoinHandle<()>),
+    /// The webhook delivery task, when webhooks are configured (stopped after the collector).
+    webhooks: Option<JoinHandle<()>>,
+    shutdown_timeout: Duration,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations and binds the listener. Nothing is
+    /// served until [`Application::run_until_stopped`].
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = Database::connect_migrated(&settings.database).await?;
+        Self::build_with_database(settings, db)
+    }
+
+    /// Binds the listener and prepares the server over an open, migrated database.
+    pub fn build_with_database(settings: &Settings, db: Database) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut collector =
+            (settings.run_collector && !settings.seeds.as_slice().is_empty()).then(|| {
+                Collector::new(
+                    db.clone(),
+                    &settings.seeds,
+                    settings.collector.clone(),
+                    &settings.database.url,
+                )
+            });
+        // Only the process that writes events sends them.
+        let webhooks = match &mut collector {
+            Some(collector) => {
+                webhooks::start(&settings.webhooks)?.map(|(sender, task, counters)| {
+                    collector.send_events_to(sender);
+                    (task, counters)
+                })
+            }
+            None => {
+                if !settings.webhooks.urls.trim().is_empty() {
+                    tracing::warn!(
+                        "PNODE_WEBHOOKS is set but this process does not collect: it sends none"
+                    );
+                }
+                None
+            }
+        };
+        let full_views = Arc::new(FullViewGate::new(
+            usize::from(settings.http.full_view_concurrency),
+            settings.http.full_view_wait,
+        ));
+        let cache = Arc::new(ViewCache::new(
+            settings.http.view_cache_mb.saturating_mul(memory::MB),
+            Arc::clone(&full_views),
+        ));
+        let mut metrics = Metrics::new();
+        let http_metrics = HttpMetrics::default();
+        let view_metrics = ViewMetrics::default();
+        metrics.register(|registry| {
+            http_metrics.register(registry);
+            view_metrics.register(registry);
+        });
+        metrics.register_prefixed("pnode_view_cache", |registry| {
+            cache.metrics().register(registry);
+        });
+        if let Some(collector) = &collector {
+            metrics.register_prefixed("pnode_collector", |registry| {
+                collector.metrics().register(registry);
+            });
+        }
+        if let Some((_, counters)) = &webhooks {
+            metrics.register_prefixed("pnode_webhook", |registry| {
+                counters.register(registry);
+            });
+        }
+        metrics.register_prefixed("pnode_full_views", |registry| {
+            full_views.register(registry);
+        });
+        let events = Arc::new(EventHub::new(HubSettings {
+            poll_interval: settings.events.poll_interval,
+            heartbeat: settings.events.heartbeat,
+            max_clients: settings.events.max_clients,
+            replay: settings.events.replay,
+        }));
+        metrics.register_prefixed("pnode_events", |registry| {
+            events.register(registry);
+        });
+        let outage = web::Data::new(DatabaseOutage::new(db.clone()));
+        metrics.register_prefixed("pnode_database_outage", |registry| {
+            outage.register(registry);
+        });
+        let probe = Arc::new(MemoryProbe::from_settings(&settings.memory)?);
+        let server = http_server(
+            listener,
+            settings,
+            AppState {
+                db: db.clone(),
+                write_health: collector.as_ref().map(Collector::write_health),
+                seeds: settings.seeds.clone(),
+                cycle_stale_after: cycle_stale_after(&settings.collector),
+                memory: Arc::clone(&probe),
+                cache,
+                full_views,
+                view_metrics,
+                events: Arc::clone(&events),
+                clock_step: kept_for(settings.collector.interval),
+                answer_flavor: http::flavor(&format!("{:?}", settings.seeds)),
+                node_history_limit: kept_for(settings.collector.retention.stats),
+                network_history_limit: kept_for(settings.collector.retention.runs),
+            },
+            metrics,
+            http_metrics,
+            outage,
+        )?;
+        let memory_monitor = memory::spawn_monitor(probe, &settings.memory);
+        let (stop_events, events_stopped) = watch::channel(false);
+        // Its own connection: polling takes none from requests, nor counts among their statements.
+        let events_database = DatabaseSettings {
+            max_connections: Some(1),
+            ..settings.database.clone()
+        };
+        let events_task = tokio::spawn(Arc::clone(&events).run(events_database, events_stopped));
+        let collector = collector.map(|collector| {
+            let (stop, stopped) = watch::channel(false);
+            (stop, tokio::spawn(collector.run(stopped)))
+        });
+        if !settings.run_collector {
+            tracing::info!("the collector is off (--no-collector)");
+        } else if collector.is_none() {
+            tracing::info!("no seeds configured (PNODE_SEEDS): the collector is off");
+        }
+        Ok(Self {
+            port,
+            server,
+            db,
+            collector,
+            memory_monitor,
+            events,
+            events_task: (stop_events, events_task),
+            webhooks: webhooks.map(|(task, _)| task),
+            shutdown_timeout: settings.shutdown_timeout,
+        })
+    }
+
+    /// The database the app serves from (its statement counter included).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The port the listener is bound to (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// (within the shutdown timeout) and closes the database pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = &'static str>,
+    ) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        tokio::select! {
+            reason = shutdown => {
+                tracing::info!(signal = reason, "shutting down: finishing in-flight requests");
+                // Event streams never finish by themselves.
+                self.events.close();
+                handle.stop(true).await;
+                server.await??;
+            }
+            // The server only ends by itself when it failed.
+            ended = &mut server => ended??,
+        }
+        if let Some((stop, task)) = self.collector {
+            let _ = stop.send(true);
+            let abort = task.abort_handle();
+            if tokio::time::timeout(self.shutdown_timeout, task)
+                .await
+                .is_err()
+            {
+                // Each write of a cycle is a transaction of its own: dropping the cycle mid-way
+                // leaves what was written whole, and the rest (its run stays unfinished) unwritten.
+                tracing::warn!("the collection cycle outlived the shutdown timeout; abandoning it");
+                abort.abort();
+            }
+        }
+        if let Some(webhooks) = self.webhooks {
+            // Stops taking events from the queue (those still queued are not sent); deliveries
+            // already under way finish or fail on their own. The events stay in the table.
+            webhooks.abort();
+        }
+        self.memory_monitor.abort();
+        let (stop_events, events_task) = self.events_task;
+        let _ = stop_events.send(true);
+        let _ = events_task.await;
+        self.db.close().await?;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+fn http_server(
+    listener: TcpListener,
+    settings: &Settings,
+    state: AppState,
+    metrics: Metrics,
+    http_metrics: HttpMetrics,
+    outage: web::Data<DatabaseOutage>,
+) -> anyhow::Result<Server> {
+    let doc = openapi::document();
+    let route_table = web::Data::new(RouteTable::from_openapi(&doc));
+    let state = web::Data::new(state);
+    let metrics = web::Data::new(metrics);
+    let connections = http_metrics.connections.clone();
+    let http_metrics = web::Data::new(http_metrics);
+    let cors_origins = settings.http.cors_origins.clone();
+    let make_app = move || {
+        App::new()
+            .into_utoipa_app()
+            .app_data(state.clone())
+            .app_data(route_table.clone())
+            .app_data(metrics.clone())
+            .app_data(http_metrics.clone())
+            .app_data(outage.clone())
+            .app_data(QueryConfig::default().error_handler(extractor_error))
+            .app_data(PathConfig::default().error_handler(extractor_error))
+            .app_data(JsonConfig::default().error_handler(extractor_error))
+            .configure(routes::configure)
+            .map(|app| {
+                app.service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .url("/api/openapi.json", doc.clone())
+                        // The online validator would send the document to swagger.io.
+                        .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+                )
+                .service(web::redirect("/docs", "/docs/"))
+                .default_service(web::to(routes::fallback::not_found))
+                .wrap(from_fn(edge::head_as_get))
+                .wrap(from_fn(echo_request_id))
+                // Outside `Compress`, so that it only adds `Vary` where `Compress` did not.
+                .wrap(Compress::default())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::VARY, "Accept-Encoding"))
+                        .add(edge::NOSNIFF),
+                )
+                .wrap(cors(&cors_origins))
+                // Outside CORS, whose refusals are text.
+                .wrap(ErrorHandlers::new().default_handler(edge::json_error))
+                .wrap(from_fn(crate::web::metrics::track))
+                .wrap(TracingLogger::default())
+            })
+            .into_app()
+    };
+    let addr = listener.local_addr()?;
+    let server = server::serve(
+        listener,
+        ServerOptions {
+            workers: settings.workers,
+            shutdown_timeout: settings.shutdown_timeout,
+            request_timeout: settings.http.request_timeout,
+            keep_alive: settings.http.keep_alive,
+            write_timeout: settings.http.write_timeout,
+            metrics: connections,
+        },
+        make_app,
+    )?;
+    tracing::info!(%addr, allocator = allocator::NAME, "listening");
+    Ok(server)
+}
+
+/// CORS for browser dashboards on other origins: GET (and HEAD) from the configured origins, with
+/// the validators and the request id readable by their scripts. Off (no headers at all) with
+/// `PNODE_CORS_ORIGINS=none`.
+fn cors(origins: &CorsOrigins) -> Condition<Cors> {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "HEAD"])
+        .allow_any_header()
+        .expose_headers([
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::RETRY_AFTER,
+            request_id::REQUEST_ID_HEADER,
+            header::HeaderName::from_static(export::ROW_COUNT),
+        ])
+        .max_age(3600);
+    match origins {
+        CorsOrigins::Any => cors = cors.allow_any_origin().send_wildcard(),
+        CorsOrigins::Only(origins) => {
+            for origin in origins {
+                cors = cors.allowed_origin(origin);
+            }
+        }
+        CorsOrigins::None => {}
+    }
+    Condition::new(*origins != CorsOrigins::None, cors)
+}
+
+/// A cycle polls for at most its deadline, after seeds that answer within the pRPC timeout; a
+/// minute more covers the writes.
+fn cycle_stale_after(collector: &CollectorSettings) -> chrono::Duration {
+    let bound = collector.cycle_deadline + collector.prpc_timeout * 2 + Duration::from_secs(60);
+    chrono::Duration::from_std(bound).unwrap_or(chrono::Duration::hours(1))
+}
+
+/// A retention window as a chrono duration (a window too long for chrono: 100 years).
+fn kept_for(window: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(36_500))
+}

@@ -1,0 +1,7 @@
+//! Plain types every layer shares: validated values and their formats, no I/O.
+
+pub mod params;
+pub mod pubkey;
+pub mod seeds;
+pub mod timestamp;
+pub mod version;

@@ -1,0 +1,3 @@
+//! Calls out to the network: the pRPC client.
+
+pub mod prpc;

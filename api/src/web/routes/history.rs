@@ -1,0 +1,102 @@
+//! `GET /api/pnodes/{pubkey}/history`: one node over a window.
+
+use actix_web::{HttpRequest, HttpResponse, get, web, web::Bytes};
+use chrono::Utc;
+
+use crate::{
+    domain::params,
+    history::{
+        self,
+        model::NodeHistory,
+        window::{RawWindow, Window},
+    },
+    view::ViewError,
+    web::{
+        error::{ErrorBody, Result},
+        export::{self, Format, RawFormat},
+        http,
+        routes::pnodes::checked_pubkey,
+        state::AppState,
+    },
+};
+
+/// A node's stats downsampled into at most `points` buckets, the changes of its address,
+/// version and public flag, the seeds that reported it and its credits, over `[from, to)`
+/// (default: the last 24 hours). As CSV (`format=csv`, or `Accept: text/csv`): the stats
+/// buckets, one row each.
+#[utoipa::path(
+    tag = "history",
+    operation_id = "getPnodeHistory",
+    params(
+        ("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"),
+        RawWindow,
+        RawFormat,
+    ),
+    responses(
+        (status = 200, description = "The node's history in the window; with both `from` and \
+            `to` given it is validated by `ETag` and cached per data version. As CSV, a header \
+            row then one row per stats bucket (columns in the README)",
+            content(
+                (NodeHistory = "application/json"),
+                (String = "text/csv", example = json!("bucketStart,samples,cpuPercentAvg,...\r\n2025-12-06T21:00:00.000Z,6,6.6,...\r\n")),
+            )),
+        (status = 304, description = "`If-None-Match` names the current answer"),
+        (status = 400, description = "`from`, `to` or `points` has a bad value; the message names it", body = ErrorBody),
+        (status = 404, description = "No node has this pubkey", body = ErrorBody),
+    )
+)]
+#[get(
+    "/api/pnodes/{pubkey}/history",
+    wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
+)]
+pub async fn node_history(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    pubkey: web::Path<String>,
+    raw: web::Query<RawWindow>,
+    format: web::Query<RawFormat>,
+) -> Result<HttpResponse> {
+    let pubkey = checked_pubkey(pubkey.into_inner())?;
+    let window = Window::parse(raw.into_inner(), Utc::now(), state.node_history_limit)?;
+    let format = format.negotiate(&req)?;
+    let (content_type, suffix) = match format {
+        Format::Json => (http::JSON, ""),
+        Format::Csv => (export::CONTENT_TYPE, "&format=csv"),
+    };
+    let what = format!(
+        "/api/pnodes/{pubkey}/history?{}{suffix}",
+        window.canonical()
+    );
+    let answer = async {
+        let Some(history) = history::node_history(state.db.conn(), &pubkey, &window).await? else {
+            return Err(ViewError::NotFound(format!(
+                "no pnode has pubkey {}",
+                params::excerpt(&pubkey)
+            )));
+        };
+        match format {
+            Format::Json => Ok(Bytes::from(serde_json::to_vec(&history)?)),
+            Format::Csv => {
+                let columns = &export::STATS_BUCKET_COLUMNS;
+                let mut body = export::header(columns).to_vec();
+                body.extend_from_slice(&export::rows(&history.stats, columns)?);
+                Ok(Bytes::from(body))
+            }
+        }
+    };
+    let mut response = http::answer(
+        &req,
+        &state,
+        what,
+        window.fixed,
+        false,
+        content_type,
+        answer,
+    )
+    .await?;
+    if format == Format::Csv && response.status().is_success() {
+        let (name, value) = export::disposition("pnode-history.csv");
+        response.headers_mut().insert(name, value);
+    }
+    Ok(http::varies_by_accept(response))
+}

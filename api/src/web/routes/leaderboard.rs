@@ -1,0 +1,42 @@
+//! `GET /api/leaderboard`: the nodes ranked by score, uptime, credits or storage.
+
+use actix_web::{HttpRequest, HttpResponse, get, web, web::Bytes};
+
+use crate::{
+    view::leaderboard::{Leaderboard, LeaderboardQuery, RawLeaderboardQuery, rank},
+    web::{
+        error::{ErrorBody, Result},
+        http,
+        state::AppState,
+    },
+};
+
+/// The first `limit` nodes by `metric`, highest first (ties by id), with the score's weights.
+/// Computed in SQL from each node's row and cached per data version.
+#[utoipa::path(
+    tag = "pnodes",
+    operation_id = "getLeaderboard",
+    params(RawLeaderboardQuery),
+    responses(
+        (status = 200, description = "The ranked nodes", body = Leaderboard),
+        (status = 304, description = "`If-None-Match` names the current answer"),
+        (status = 400, description = "`metric` or `limit` has a bad value; the message names it", body = ErrorBody),
+    )
+)]
+#[get(
+    "/api/leaderboard",
+    wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
+)]
+pub async fn ranked(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw: web::Query<RawLeaderboardQuery>,
+) -> Result<HttpResponse> {
+    let query = LeaderboardQuery::try_from(raw.into_inner())?;
+    let what = format!("/api/leaderboard?{}", query.canonical());
+    let answer = async {
+        let ranked = rank(state.db.conn(), query).await?;
+        Ok(Bytes::from(serde_json::to_vec(&ranked)?))
+    };
+    http::json_answer(&req, &state, what, true, false, answer).await
+}

@@ -1,0 +1,75 @@
+//! `GET /api/network` and `GET /api/network/history`: the network at a glance, now and cycle by
+//! cycle.
+
+use actix_web::{HttpRequest, HttpResponse, get, web, web::Bytes};
+use chrono::Utc;
+
+use crate::{
+    history::{
+        self,
+        model::NetworkHistory,
+        network::NetworkSummary,
+        window::{RawWindow, Window},
+    },
+    web::{
+        error::{ErrorBody, Result},
+        http,
+        state::AppState,
+    },
+};
+
+/// The network now: nodes, reachable, public and seen in the last cycle; versions; storage;
+/// uptime and credits spreads with the credits leaders; nodes first seen and gone in the last
+/// 24 hours; the newest finished cycle. Cached per data version: the 24-hour figures may be one
+/// collection interval old.
+#[utoipa::path(
+    tag = "network",
+    operation_id = "getNetwork",
+    responses(
+        (status = 200, description = "The network now", body = NetworkSummary),
+        (status = 304, description = "`If-None-Match` names the current answer"),
+    )
+)]
+#[get(
+    "/api/network",
+    wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
+)]
+pub async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let answer = async {
+        let summary = history::network_summary(state.db.conn(), Utc::now()).await?;
+        Ok(Bytes::from(serde_json::to_vec(&summary)?))
+    };
+    http::json_answer(&req, &state, "/api/network".to_owned(), true, true, answer).await
+}
+
+/// Finished collection cycles over `[from, to)` (default: the last 24 hours), downsampled into
+/// at most `points` buckets: cycles, nodes observed, reachable and public, get-stats attempted
+/// and succeeded.
+#[utoipa::path(
+    tag = "network",
+    operation_id = "getNetworkHistory",
+    params(RawWindow),
+    responses(
+        (status = 200, description = "The cycles by bucket; with both `from` and `to` given it is \
+            validated by `ETag` and cached per data version", body = NetworkHistory),
+        (status = 304, description = "`If-None-Match` names the current answer"),
+        (status = 400, description = "`from`, `to` or `points` has a bad value; the message names it", body = ErrorBody),
+    )
+)]
+#[get(
+    "/api/network/history",
+    wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
+)]
+pub async fn cycles(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw: web::Query<RawWindow>,
+) -> Result<HttpResponse> {
+    let window = Window::parse(raw.into_inner(), Utc::now(), state.network_history_limit)?;
+    let what = format!("/api/network/history?{}", window.canonical());
+    let answer = async {
+        let cycles = history::network_history(state.db.conn(), &window).await?;
+        Ok(Bytes::from(serde_json::to_vec(&cycles)?))
+    };
+    http::json_answer(&req, &state, what, window.fixed, false, answer).await
+}

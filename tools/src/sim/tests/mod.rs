@@ -1,0 +1,29 @@
+//! The pRPC client against the simulated network: what a collector will see.
+
+mod pods;
+mod seeds;
+
+use std::time::Duration;
+
+use super::*;
+use pnode_api::net::prpc::PrpcClient;
+
+const SHORT: Duration = Duration::from_millis(300);
+
+fn client() -> PrpcClient {
+    PrpcClient::new(SHORT)
+}
+
+/// Two seeds, eight pods, half of them public: enough for every behaviour, quick to start.
+fn small() -> SimConfig {
+    SimConfig {
+        seeds: 2,
+        pods: 8,
+        public_every: 2,
+        ..SimConfig::default()
+    }
+}
+
+fn rpc_url(pod: &SimPod) -> String {
+    format!("http://127.0.0.1:{}", pod.rpc_port)
+}
