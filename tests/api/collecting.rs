@@ -3,9 +3,8 @@
 use std::{sync::Arc, time::Duration};
 
 use pnode_api::{
-    app::config::{CollectorSettings, DatabaseSettings},
-    collector::{Clock, Collector, CycleReport},
-    db::Database,
+    collector::{Clock, Collector, CycleReport, settings::CollectorSettings},
+    db::{Database, settings::DatabaseSettings},
     history::status::{self, IngestionStatus},
 };
 use pnode_tools::sim::{SimConfig, SimNetwork};

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use pnode_api::app::config::CollectorSettings;
+use pnode_api::collector::settings::CollectorSettings;
 use pnode_tools::sim::{SimConfig, SimNetwork};
 use serde_json::Value;
 

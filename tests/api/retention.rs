@@ -1,7 +1,7 @@
 //! Retention deletes exactly what is older than each window, in batches, and the view stays right.
 
 use chrono::Duration;
-use pnode_api::{app::config::RetentionSettings, collector::retention};
+use pnode_api::collector::{retention, settings::RetentionSettings};
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use serde_json::json;
 

@@ -203,9 +203,9 @@ async fn the_network_history_follows_real_cycles(backend: Backend) {
 
     // Retention keeping no observation: the copies go with the rows, in the summary as in the
     // view.
-    let nothing_kept = pnode_api::app::config::RetentionSettings {
+    let nothing_kept = pnode_api::collector::settings::RetentionSettings {
         observations: std::time::Duration::ZERO,
-        ..pnode_api::app::config::RetentionSettings::default()
+        ..pnode_api::collector::settings::RetentionSettings::default()
     };
     pnode_api::collector::retention::prune(&rig.conn, &nothing_kept, rig.clock.now(), 1000)
         .await

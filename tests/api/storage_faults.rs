@@ -158,7 +158,7 @@ async fn a_start_on_a_read_only_file_system_fails_naming_the_file_and_why() {
         .output()
         .expect("run pnode-api");
     let file = db.sqlite_file().expect("a SQLite file");
-    let settings = pnode_api::app::config::DatabaseSettings::for_url(&db.url);
+    let settings = pnode_api::db::settings::DatabaseSettings::for_url(&db.url);
     let refused = Database::connect(&settings)
         .await
         .err()

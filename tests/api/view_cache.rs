@@ -6,11 +6,12 @@
 use std::{io::Read, time::Duration};
 
 use pnode_api::{
-    app::config::{CorsOrigins, RetentionSettings},
     collector::{
         credits::{self, CreditsPolicy},
         retention,
+        settings::RetentionSettings,
     },
+    web::settings::CorsOrigins,
 };
 use pnode_tools::sim::SimConfig;
 use reqwest::{Response, StatusCode, header};

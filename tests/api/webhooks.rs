@@ -9,9 +9,9 @@ use std::{
 };
 
 use hmac::{Hmac, KeyInit, Mac};
-use pnode_api::{
-    app::config::WebhookSettings,
-    push::webhooks::{self, AttemptResult, Outcome, WebhookMetrics},
+use pnode_api::push::{
+    settings::WebhookSettings,
+    webhooks::{self, AttemptResult, Outcome, WebhookMetrics},
 };
 use pnode_tools::sim::{PodFault, SimConfig};
 use serde_json::Value;

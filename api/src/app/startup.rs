@@ -16,9 +16,9 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    app::config::{CollectorSettings, CorsOrigins, DatabaseSettings, Settings},
-    collector::Collector,
-    db::Database,
+    app::config::Settings,
+    collector::{Collector, settings::CollectorSettings},
+    db::{Database, settings::DatabaseSettings},
     observe::{
         allocator,
         memory::{self, MemoryProbe},
@@ -28,7 +28,7 @@ use crate::{
         events::hub::{EventHub, HubSettings},
         webhooks,
     },
-    view::cost::ViewMetrics,
+    view::{cost::ViewMetrics, overload::FullViewGate},
     web::{
         cache::ViewCache,
         error::extractor_error,
@@ -37,10 +37,10 @@ use crate::{
         metrics::HttpMetrics,
         openapi,
         outage::DatabaseOutage,
-        overload::FullViewGate,
         request_id::{self, echo_request_id},
         routes::{self, fallback::RouteTable},
         server::{self, ServerOptions},
+        settings::CorsOrigins,
         state::AppState,
     },
 };

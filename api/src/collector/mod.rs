@@ -10,6 +10,7 @@ pub mod retention;
 mod runs;
 mod samples;
 pub mod score;
+pub mod settings;
 mod stats;
 
 use std::{
@@ -32,7 +33,7 @@ use self::{
     stats::Target,
 };
 use crate::{
-    app::config::CollectorSettings,
+    collector::settings::CollectorSettings,
     db::{
         Database,
         health::{WriteHealth, Writer},

@@ -13,7 +13,7 @@ use sea_orm::{
     sea_query::{DynIden, Expr, ExprTrait, IntoIden, Query},
 };
 
-use crate::{app::config::RetentionSettings, db::version};
+use crate::{collector::settings::RetentionSettings, db::version};
 
 /// Rows one DELETE removes at most.
 pub const BATCH: u64 = 5000;

@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod newest;
+pub mod settings;
 pub mod version;
 
 use std::{
@@ -22,7 +23,7 @@ use sea_orm::{
 };
 
 use self::health::{FileProblem, SqliteFile};
-use crate::app::config::DatabaseSettings;
+use crate::db::settings::DatabaseSettings;
 
 /// Rows (or keys) one statement carries at most: SQLite binds at most 32,766 values, and the
 /// widest row written here has 18 columns.

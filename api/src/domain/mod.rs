@@ -2,6 +2,7 @@
 
 pub mod params;
 pub mod pubkey;
+pub mod score;
 pub mod seeds;
 pub mod timestamp;
 pub mod version;

@@ -2,4 +2,5 @@
 //! and webhooks (sent by the collecting replica).
 
 pub mod events;
+pub mod settings;
 pub mod webhooks;

@@ -36,10 +36,12 @@ use tokio::{
 };
 
 use crate::{
-    app::config::WebhookSettings,
     net::prpc,
     observe::redact,
-    push::events::{Change, Event, KINDS},
+    push::{
+        events::{Change, Event, KINDS},
+        settings::WebhookSettings,
+    },
 };
 
 /// Events waiting for delivery, per rule; more are dropped (and counted).

@@ -23,5 +23,5 @@ pub enum ViewError {
     Internal(&'static str),
     /// Too many full views are being computed (a 503 at the HTTP edge).
     #[error(transparent)]
-    Busy(#[from] crate::web::overload::Busy),
+    Busy(#[from] crate::view::overload::Busy),
 }

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    collector::score::{self, Weights},
-    domain::params::{self, InvalidParameter},
+    domain::{
+        params::{self, InvalidParameter},
+        score::{self, Weights},
+    },
     view::model::shown_score,
 };
 

@@ -11,7 +11,9 @@ pub mod cost;
 mod error;
 pub mod leaderboard;
 pub mod model;
+pub mod overload;
 pub mod query;
+mod row;
 pub mod sql;
 pub mod stream;
 
@@ -26,8 +28,9 @@ use sea_orm::{
 
 pub use self::error::ViewError;
 use self::{
-    model::{Details, GlobalPnode, Pagination},
+    model::{GlobalPnode, Pagination},
     query::{Order, PnodeQuery, Scope, SortKey},
+    row::Details,
 };
 use crate::domain::seeds::{Seed, Seeds};
 

@@ -16,19 +16,13 @@ use sea_orm::{
 };
 
 use super::{
-    model::{NodeColumns, ObservationColumns, SampleColumns},
     query::{Filter, Order, PnodeQuery, Scope, SortKey},
+    row::{
+        CREDITS_DAY_AGO, CREDITS_NOW, NODE, NodeColumns, OBSERVATION, ObservationColumns, SAMPLE,
+        SampleColumns, prefix,
+    },
 };
 use crate::db::newest::{Pick, PickedJoin, credit_snapshots, observations, samples};
-
-/// Aliases of the tables in the view's statements. In a details row each table's columns are
-/// prefixed with its alias and `_` (see [`prefix`]).
-pub const NODE: &str = "p";
-pub const OBSERVATION: &str = "o";
-pub const SAMPLE: &str = "s";
-/// Selected columns of the details row that come from no entity.
-pub const CREDITS_NOW: &str = "credits_now";
-pub const CREDITS_DAY_AGO: &str = "credits_day_ago";
 
 /// The sample `latestStats` shows: of the node's two newest, the newer one with a throughput
 /// value, else the newest.
@@ -246,11 +240,6 @@ pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>, scope: &Scop
     with_latest(backend, &mut select, scope);
     select.and_where(Expr::col((NODE, pnode::Column::Id)).is_in(ids.iter().copied()));
     backend.build(&select)
-}
-
-/// The prefix of a table's columns in a details row.
-pub fn prefix(table: &str) -> String {
-    format!("{table}_")
 }
 
 /// A sea-query statement seen as SeaORM's `QuerySelect`, so that a partial model can add its

@@ -73,7 +73,7 @@ pub enum ApiError {
     TooManyStreams(String),
     /// Too many full views are being computed; retrying later may work.
     #[error(transparent)]
-    Overloaded(#[from] crate::web::overload::Busy),
+    Overloaded(#[from] crate::view::overload::Busy),
     /// A database failure: logged, answered generically; 503 when the database is unavailable
     /// (see `db::is_unavailable`), else 500.
     #[error("{}", if db::is_unavailable(.0) { "the database is unavailable; retry later" } else { "internal error" })]

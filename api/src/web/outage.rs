@@ -182,7 +182,7 @@ mod tests {
     use sea_orm::{DbErr, RuntimeErr};
 
     use super::*;
-    use crate::app::config::DatabaseSettings;
+    use crate::db::settings::DatabaseSettings;
 
     async fn outage() -> (DatabaseOutage, test_support::TestDb) {
         let place = test_support::TestDb::create(&test_support::Backend::Sqlite).await;

@@ -7,8 +7,8 @@ use crate::{
     domain::seeds::Seeds,
     observe::memory::MemoryProbe,
     push::events::hub::EventHub,
-    view::cost::ViewMetrics,
-    web::{cache::ViewCache, overload::FullViewGate},
+    view::{cost::ViewMetrics, overload::FullViewGate},
+    web::cache::ViewCache,
 };
 
 /// Shared, read-only state of the running app.

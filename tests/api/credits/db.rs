@@ -3,7 +3,7 @@
 
 use test_support::Backend;
 
-use pnode_api::{app::config::DatabaseSettings, db::Database};
+use pnode_api::db::{Database, settings::DatabaseSettings};
 
 /// A migrated database that exists only for one test.
 #[derive(Debug)]

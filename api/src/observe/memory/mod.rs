@@ -4,6 +4,7 @@
 
 mod alert;
 mod monitor;
+pub mod settings;
 
 use std::sync::{Mutex, PoisonError};
 
@@ -13,7 +14,7 @@ pub use self::{
     alert::{Alert, Crossing},
     monitor::spawn_monitor,
 };
-use crate::{app::config::MemorySettings, observe::allocator};
+use crate::observe::{allocator, memory::settings::MemorySettings};
 
 /// Bytes in the MB of `PNODE_MEMORY_ALERT_MB` (a MiB, as `top` and `ps` count).
 pub const MB: u64 = 1024 * 1024;

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::task::JoinHandle;
 
 use super::{Alert, Crossing, MB, MemoryProbe, MemorySample};
-use crate::app::config::MemorySettings;
+use crate::observe::memory::settings::MemorySettings;
 
 /// How often the alert is checked when the log lines are off.
 const ALERT_ONLY_INTERVAL: Duration = Duration::from_secs(30);

@@ -20,7 +20,7 @@ use prometheus_client::{
 };
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::{app::config::DatabaseSettings, db::Database};
+use crate::db::{Database, settings::DatabaseSettings};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 
 use super::{Event, bounds, rows_after};

@@ -32,11 +32,8 @@ use sea_orm::DatabaseConnection;
 pub use self::{answers::Answer, metrics::CacheMetrics, table::NodeTable};
 use crate::{
     domain::seeds::Seeds,
-    view::{self, ViewError, query::Ordering},
-    web::{
-        compression::{self, Encoding},
-        overload::FullViewGate,
-    },
+    view::{self, ViewError, overload::FullViewGate, query::Ordering},
+    web::compression::{self, Encoding},
 };
 
 /// What the cache keeps, and for which version.

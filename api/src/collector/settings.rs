@@ -1,0 +1,79 @@
+//! The collector's settings (part of `crate::app::config::Settings`).
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// How the collector polls the network.
+#[derive(Debug, Clone, Args)]
+pub struct CollectorSettings {
+    /// Time between the starts of two collection cycles, e.g. "60s".
+    #[arg(long = "ingest-interval", env = "PNODE_INGEST_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub interval: Duration,
+
+    /// Timeout of one pRPC call (seed or node), connect and answer included, e.g. "2500ms".
+    #[arg(long = "prpc-timeout", env = "PNODE_PRPC_TIMEOUT", default_value = "2500ms", value_parser = humantime::parse_duration, global = true)]
+    pub prpc_timeout: Duration,
+
+    /// get-stats calls in flight at once.
+    #[arg(
+        long = "stats-concurrency",
+        env = "PNODE_STATS_CONCURRENCY",
+        default_value_t = 32,
+        global = true
+    )]
+    pub stats_concurrency: usize,
+
+    /// Longest a cycle may poll nodes; calls still unanswered then are dropped, e.g. "45s".
+    #[arg(long = "cycle-deadline", env = "PNODE_CYCLE_DEADLINE", default_value = "45s", value_parser = humantime::parse_duration, global = true)]
+    pub cycle_deadline: Duration,
+
+    /// Optional credits source, e.g. https://podcredits.xandeum.network/api/pods-credits (off when empty).
+    #[arg(
+        long = "credits-url",
+        env = "PNODE_CREDITS_URL",
+        hide_env_values = true,
+        default_value = "",
+        global = true
+    )]
+    pub credits_url: String,
+
+    /// Time between two fetches of the credits source, e.g. "1h".
+    #[arg(long = "credits-interval", env = "PNODE_CREDITS_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub credits_interval: Duration,
+
+    /// A pod's credits are stored again when its newest snapshot is this old (or the value changed).
+    #[arg(long = "credits-snapshot-every", env = "PNODE_CREDITS_SNAPSHOT_EVERY", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
+    pub credits_snapshot_every: Duration,
+
+    /// A node no seed has reported for this long is announced as gone (`node.disappeared`).
+    #[arg(id = "node_gone_after", long = "node-gone-after", env = "PNODE_NODE_GONE_AFTER", default_value = "10m", value_parser = humantime::parse_duration, global = true)]
+    pub gone_after: Duration,
+
+    #[command(flatten)]
+    pub retention: RetentionSettings,
+}
+
+/// How long history is kept; older rows are pruned after collection cycles, in small batches.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionSettings {
+    /// Gossip observations (and seed sightings not renewed) older than this are deleted.
+    #[arg(long = "retain-observations", env = "PNODE_RETAIN_OBSERVATIONS", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    pub observations: Duration,
+
+    /// Stats samples older than this are deleted.
+    #[arg(long = "retain-stats", env = "PNODE_RETAIN_STATS", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    pub stats: Duration,
+
+    /// Collection runs (and their per-seed figures) older than this are deleted.
+    #[arg(long = "retain-runs", env = "PNODE_RETAIN_RUNS", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    pub runs: Duration,
+
+    /// Credits snapshots older than this are deleted.
+    #[arg(long = "retain-credits", env = "PNODE_RETAIN_CREDITS", default_value = "90d", value_parser = humantime::parse_duration, global = true)]
+    pub credits: Duration,
+
+    /// Events older than this are deleted (a client reconnecting later gets `reset`).
+    #[arg(id = "retain_events", long = "retain-events", env = "PNODE_RETAIN_EVENTS", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
+    pub events: Duration,
+}
