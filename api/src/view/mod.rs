@@ -38,7 +38,7 @@ use crate::domain::seeds::{Seed, Seeds};
 pub const CHUNK: usize = 500;
 
 /// The nodes a query selects, in order, after `offset` and `limit`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
     pub ids: Vec<i64>,
     /// Nodes matching the filters, before paging.

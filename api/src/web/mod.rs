@@ -1,6 +1,7 @@
 //! The HTTP edge: the server and its connections, middleware, the routes, and the pipeline every
 //! read answer goes through (validators, the view cache, compression, CSV).
 
+pub mod answer;
 pub mod cache;
 pub mod compression;
 pub mod error;

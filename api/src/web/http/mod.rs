@@ -14,13 +14,11 @@ use actix_web::{
         self, AcceptEncoding, CacheControl, CacheDirective, ETag, Encoding as HeaderEncoding,
         EntityTag, Header, HttpDate, IfNoneMatch, LastModified,
     },
-    web::Bytes,
 };
 use chrono::Utc;
 
 use crate::{
     db::version::{self, DataVersion},
-    view::ViewError,
     web::{compression::Encoding, error::ApiError, state::AppState},
 };
 
@@ -168,92 +166,8 @@ impl Validators {
     }
 }
 
-/// What a request for `what` needs next: nothing (`Err`: the `304` that answers it, the client
-/// has the current answer), or a body, with the validators to send it with and the stamp of the
-/// data it is made of (`clock_bound`: see [`Freshness::read`]).
-pub async fn revalidate(
-    req: &HttpRequest,
-    state: &AppState,
-    what: &str,
-    clock_bound: bool,
-) -> Result<Result<(Freshness, Validators), HttpResponse>, ApiError> {
-    let freshness = Freshness::read(state, clock_bound).await?;
-    let validators = Validators::new(&freshness, what, negotiate(req));
-    if validators.client_has_it(req) {
-        state.cache.metrics().not_modified();
-        return Ok(Err(validators.not_modified()));
-    }
-    Ok(Ok((freshness, validators)))
-}
-
-/// Answers the JSON `compute` makes for the question `what`: see [`answer`].
-pub async fn json_answer<F>(
-    req: &HttpRequest,
-    state: &AppState,
-    what: String,
-    cacheable: bool,
-    clock_bound: bool,
-    compute: F,
-) -> Result<HttpResponse, ApiError>
-where
-    F: Future<Output = Result<Bytes, ViewError>>,
-{
-    answer(req, state, what, cacheable, clock_bound, JSON, compute).await
-}
-
 /// The media type of JSON answers.
 pub const JSON: &str = "application/json";
-
-/// Answers the body of type `content_type` that `compute` makes for the question `what`. When
-/// the answer depends on the data (and the clock's interval, when `clock_bound`) alone,
-/// `cacheable`, it is validated by them (a `304` for a client that has it) and kept in the view
-/// cache; otherwise it is computed every time.
-pub async fn answer<F>(
-    req: &HttpRequest,
-    state: &AppState,
-    what: String,
-    cacheable: bool,
-    clock_bound: bool,
-    content_type: &str,
-    compute: F,
-) -> Result<HttpResponse, ApiError>
-where
-    F: Future<Output = Result<Bytes, ViewError>>,
-{
-    if !cacheable {
-        let body = compute.await?;
-        return Ok(HttpResponse::Ok()
-            .content_type(content_type)
-            .insert_header(CacheControl(vec![CacheDirective::NoCache]))
-            .body(body));
-    }
-    let (freshness, validators) = match revalidate(req, state, &what, clock_bound).await? {
-        Ok(fresh) => fresh,
-        Err(not_modified) => return Ok(not_modified),
-    };
-    if !state.cache.is_enabled() {
-        return Ok(validators
-            .ok_to_compress()
-            .content_type(content_type)
-            .body(compute.await?));
-    }
-    let body = state
-        .cache
-        .body(freshness.stamp, what, negotiate(req), compute)
-        .await?;
-    Ok(validators.ok().content_type(content_type).body(body))
-}
-
-/// `response`, marked as one of several representations chosen by `Accept` (JSON or CSV) and
-/// `Accept-Encoding`, so that a shared cache keeps them apart. One `Vary` line: the CORS
-/// middleware keeps only the first and adds its own names to it.
-pub fn varies_by_accept(mut response: HttpResponse) -> HttpResponse {
-    response.headers_mut().insert(
-        header::VARY,
-        header::HeaderValue::from_static("Accept-Encoding, Accept"),
-    );
-    response
-}
 
 /// FNV-1a, 64 bits: a stable hash for the ETag (the same on every replica and build, unlike
 /// std's).

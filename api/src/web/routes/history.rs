@@ -12,9 +12,9 @@ use crate::{
     },
     view::ViewError,
     web::{
+        answer::{Answer, Validity},
         error::{ErrorBody, Result},
         export::{self, Format, RawFormat},
-        http,
         routes::pnodes::checked_pubkey,
         state::AppState,
     },
@@ -59,15 +59,13 @@ pub async fn node_history(
     let pubkey = checked_pubkey(pubkey.into_inner())?;
     let window = Window::parse(raw.into_inner(), Utc::now(), state.node_history_limit)?;
     let format = format.negotiate(&req)?;
-    let (content_type, suffix) = match format {
-        Format::Json => (http::JSON, ""),
-        Format::Csv => (export::CONTENT_TYPE, "&format=csv"),
-    };
-    let what = format!(
-        "/api/pnodes/{pubkey}/history?{}{suffix}",
+    let answer = Answer::json(format!(
+        "/api/pnodes/{pubkey}/history?{}",
         window.canonical()
-    );
-    let answer = async {
+    ))
+    .valid(Validity::of_window(window.fixed))
+    .in_format(format, "pnode-history.csv");
+    let body = async {
         let Some(history) = history::node_history(state.db.conn(), &pubkey, &window).await? else {
             return Err(ViewError::NotFound(format!(
                 "no pnode has pubkey {}",
@@ -84,19 +82,5 @@ pub async fn node_history(
             }
         }
     };
-    let mut response = http::answer(
-        &req,
-        &state,
-        what,
-        window.fixed,
-        false,
-        content_type,
-        answer,
-    )
-    .await?;
-    if format == Format::Csv && response.status().is_success() {
-        let (name, value) = export::disposition("pnode-history.csv");
-        response.headers_mut().insert(name, value);
-    }
-    Ok(http::varies_by_accept(response))
+    answer.serve(&req, &state, body).await
 }

@@ -9,8 +9,8 @@ use crate::{
     domain::params::{self, InvalidParameter},
     history::status::{IngestionStatus, status},
     web::{
+        answer::{Answer, Validity},
         error::{ErrorBody, Result},
-        http,
         state::AppState,
     },
 };
@@ -78,5 +78,8 @@ pub async fn ingestion_status(
         Ok(Bytes::from(serde_json::to_vec(&figures)?))
     };
     // `isRunning` turns false for a cycle unfinished too long: it moves with the clock.
-    http::json_answer(&req, &state, what, true, true, answer).await
+    Answer::json(what)
+        .valid(Validity::DataAndClock)
+        .serve(&req, &state, answer)
+        .await
 }

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, get, web, web::Bytes};
 use crate::{
     view::leaderboard::{Leaderboard, LeaderboardQuery, RawLeaderboardQuery, rank},
     web::{
+        answer::Answer,
         error::{ErrorBody, Result},
-        http,
         state::AppState,
     },
 };
@@ -38,5 +38,5 @@ pub async fn ranked(
         let ranked = rank(state.db.conn(), query).await?;
         Ok(Bytes::from(serde_json::to_vec(&ranked)?))
     };
-    http::json_answer(&req, &state, what, true, false, answer).await
+    Answer::json(what).serve(&req, &state, answer).await
 }

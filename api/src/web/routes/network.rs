@@ -12,8 +12,8 @@ use crate::{
         window::{RawWindow, Window},
     },
     web::{
+        answer::{Answer, Validity},
         error::{ErrorBody, Result},
-        http,
         state::AppState,
     },
 };
@@ -39,7 +39,11 @@ pub async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         let summary = history::network_summary(state.db.conn(), Utc::now()).await?;
         Ok(Bytes::from(serde_json::to_vec(&summary)?))
     };
-    http::json_answer(&req, &state, "/api/network".to_owned(), true, true, answer).await
+    // "The last 24 hours" moves with the clock.
+    Answer::json("/api/network")
+        .valid(Validity::DataAndClock)
+        .serve(&req, &state, answer)
+        .await
 }
 
 /// Finished collection cycles over `[from, to)` (default: the last 24 hours), downsampled into
@@ -71,5 +75,8 @@ pub async fn cycles(
         let cycles = history::network_history(state.db.conn(), &window).await?;
         Ok(Bytes::from(serde_json::to_vec(&cycles)?))
     };
-    http::json_answer(&req, &state, what, window.fixed, false, answer).await
+    Answer::json(what)
+        .valid(Validity::of_window(window.fixed))
+        .serve(&req, &state, answer)
+        .await
 }

@@ -2,23 +2,21 @@
 //! first: a client that already has the current answer gets a `304` for that one statement;
 //! otherwise the answer comes from the view cache, or from the database when the cache is off.
 
-use actix_web::{HttpRequest, HttpResponse, body::SizedStream, get, web};
-use chrono::Utc;
-use futures_util::{StreamExt as _, stream};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use crate::{
     domain::params,
     view::{
-        self,
-        cost::RequestCost,
-        model::{GlobalPnode, PageView, PnodesBody},
+        model::{GlobalPnode, PnodesBody},
         query::{PnodeQuery, RawPnodeQuery},
     },
     web::{
-        cache::Answer,
+        answer::{
+            Answer,
+            pnodes::{self, Source},
+        },
         error::{ApiError, ErrorBody, Result},
-        export::{self, Format, RawFormat},
-        http,
+        export::RawFormat,
         state::AppState,
     },
 };
@@ -76,100 +74,9 @@ pub async fn list(
     format: web::Query<RawFormat>,
 ) -> Result<HttpResponse> {
     let query = PnodeQuery::try_from(raw.into_inner())?;
-    let response = match format.negotiate(&req)? {
-        Format::Json => json_list(&req, &state, query).await?,
-        Format::Csv => csv_list(&req, &state, &query).await?,
-    };
-    Ok(http::varies_by_accept(response))
-}
-
-/// The nodes `query` selects as CSV, from the database (the view cache holds JSON), streamed.
-async fn csv_list(req: &HttpRequest, state: &AppState, query: &PnodeQuery) -> Result<HttpResponse> {
-    let db = state.db.conn();
-    let what = format!("/api/pnodes?{}&format=csv", query.canonical());
-    let (_, validators) = match http::revalidate(req, state, &what, true).await? {
-        Ok(fresh) => fresh,
-        Err(not_modified) => return Ok(not_modified),
-    };
-    let mut cost = RequestCost::start(&state.view_metrics, &state.memory);
-    // The whole network is a full view: computed under the same bound as the JSON one.
-    let permit = match query.limit {
-        None => Some(state.full_views.enter().await?),
-        Some(_) => None,
-    };
-    let selection = cost.statements().count(view::select(db, query)).await?;
-    cost.selected(selection.total);
-    let rows = selection.ids.len();
-    let body = export::pnodes(
-        db.clone(),
-        &selection.ids,
-        Utc::now(),
-        query.scope.clone(),
-        cost,
-    )
-    .inspect(move |_| {
-        let _held = &permit;
-    });
-    Ok(validators
-        .ok_to_compress()
-        .content_type(export::CONTENT_TYPE)
-        .insert_header(export::disposition("pnodes.csv"))
-        .insert_header((export::ROW_COUNT, rows.to_string()))
-        .streaming(body))
-}
-
-/// The nodes `query` selects as JSON: from the view cache, or from the database when it is off.
-async fn json_list(req: &HttpRequest, state: &AppState, query: PnodeQuery) -> Result<HttpResponse> {
-    let encoding = http::negotiate(req);
-    let db = state.db.conn();
-    let what = format!("/api/pnodes?{}", query.canonical());
-    // `creditDelta24h` moves with the clock.
-    let (freshness, validators) = match http::revalidate(req, state, &what, true).await? {
-        Ok(fresh) => fresh,
-        Err(not_modified) => return Ok(not_modified),
-    };
-    let mut cost = RequestCost::start(&state.view_metrics, &state.memory);
-    let cached = cost.statements().count(state.cache.pnodes(
-        db,
-        &state.seeds,
-        freshness.stamp,
-        &query,
-        what,
-        encoding,
-    ));
-    if let Some(answer) = cached.await {
-        return Ok(match answer? {
-            Answer::Pieces(pieces) => {
-                let length = pieces.iter().map(|piece| piece.len() as u64).sum();
-                let pieces = stream::iter(pieces.into_iter().map(Ok::<_, ApiError>));
-                validators.ok().body(SizedStream::new(length, pieces))
-            }
-            Answer::Body(body) => validators.ok().body(body),
-        });
-    }
-    // The cache is off: straight from the database, compressed on the way out.
-    let now = Utc::now();
-    let seeds = cost
-        .statements()
-        .count(view::seeds(db, &state.seeds))
-        .await?;
-    let Some(limit) = query.limit else {
-        // Held until the whole view is sent (or the client goes).
-        let permit = state.full_views.enter().await?;
-        let selection = cost.statements().count(view::select(db, &query)).await?;
-        cost.selected(selection.total);
-        let body = view::stream::body(db.clone(), &seeds, selection.ids, now, query.scope, cost)
-            .inspect(move |_| {
-                let _held = &permit;
-            });
-        return Ok(validators.ok_to_compress().streaming(body));
-    };
-    let page = view::page(db, &query, limit, now, &mut cost).await?;
-    Ok(validators.ok_to_compress().json(PageView {
-        seeds,
-        pnodes: page.nodes,
-        pagination: page.pagination,
-    }))
+    let answer = Answer::json(format!("/api/pnodes?{}", query.canonical()))
+        .in_format(format.negotiate(&req)?, "pnodes.csv");
+    pnodes::respond(&req, &state, answer, Source::Query(query), None).await
 }
 
 /// One node, by pubkey.
@@ -194,34 +101,7 @@ pub async fn one(
     pubkey: web::Path<String>,
 ) -> Result<HttpResponse> {
     let pubkey = checked_pubkey(pubkey.into_inner())?;
-    let not_found = || no_such_pnode(&pubkey);
-    let encoding = http::negotiate(&req);
-    let db = state.db.conn();
-    let what = format!("/api/pnodes/{pubkey}");
-    let (freshness, validators) = match http::revalidate(&req, &state, &what, true).await? {
-        Ok(fresh) => fresh,
-        Err(not_modified) => return Ok(not_modified),
-    };
-    let mut cost = RequestCost::start(&state.view_metrics, &state.memory);
-    let cached = cost.statements().count(state.cache.pnode(
-        db,
-        &state.seeds,
-        freshness.stamp,
-        &pubkey,
-        what,
-        encoding,
-    ));
-    if let Some(node) = cached.await {
-        return node?
-            .map(|body| validators.ok().body(body))
-            .ok_or_else(not_found);
-    }
-    let found = cost
-        .statements()
-        .count(view::find(db, &pubkey, Utc::now()))
-        .await?;
-    cost.loaded(found.as_slice());
-    found
-        .map(|node| validators.ok_to_compress().json(node))
-        .ok_or_else(not_found)
+    pnodes::respond_one(&req, &state, &pubkey)
+        .await?
+        .ok_or_else(|| no_such_pnode(&pubkey))
 }

@@ -2,20 +2,21 @@
 //! saw it in its newest answer.
 
 use actix_web::{HttpRequest, HttpResponse, get, web, web::Bytes};
-use chrono::Utc;
 
 use crate::{
     domain::params::{self, InvalidParameter},
     history::seeds::{self, SeedsBody},
     view::{
-        self, CHUNK, ViewError,
-        cost::RequestCost,
-        model::{FullView, PageView, PnodesBody},
+        self,
+        model::PnodesBody,
         query::{PnodeQuery, RawPnodeQuery, Scope},
     },
     web::{
+        answer::{
+            Answer,
+            pnodes::{self as answers, Source},
+        },
         error::{ApiError, ErrorBody, Result},
-        http,
         state::AppState,
     },
 };
@@ -39,7 +40,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         let seeds = seeds::seed_list(state.db.conn(), &state.seeds).await?;
         Ok(Bytes::from(serde_json::to_vec(&seeds)?))
     };
-    http::json_answer(&req, &state, "/api/seeds".to_owned(), true, false, answer).await
+    Answer::json("/api/seeds").serve(&req, &state, answer).await
 }
 
 /// The nodes one seed reported in its newest answer, as it reported them (address, version,
@@ -81,66 +82,24 @@ pub async fn pnodes(
             .iter()
             .find(|seed| seed.base_url == id.trim_end_matches('/')),
     }
-    .ok_or_else(|| ApiError::NotFound(format!("no seed has id {}", params::excerpt(&id))))?
-    .clone();
-    let Some(answered_at) = seeds::answered_at(db, &seed.base_url).await? else {
-        return Ok(empty(listed, &query));
+    .ok_or_else(|| ApiError::NotFound(format!("no seed has id {}", params::excerpt(&id))))?;
+    let base_url = seed.base_url.clone();
+    let (key, source) = match seeds::answered_at(db, &base_url).await? {
+        Some(answered_at) => {
+            query.scope = Scope::Seed {
+                base_url,
+                answered_at,
+            };
+            let key = format!("/api/seeds/pnodes?{}", query.canonical());
+            (key, Source::Query(query))
+        }
+        // No kept answer: no node, in the shape asked for.
+        None => {
+            let key = format!("/api/seeds/pnodes?none={base_url:?}&{}", query.canonical());
+            (key, Source::Nothing(query))
+        }
     };
-    query.scope = Scope::Seed {
-        base_url: seed.base_url,
-        answered_at,
-    };
-    let what = format!("/api/seeds/pnodes?{}", query.canonical());
-    let answer = async {
-        let now = Utc::now();
-        let body = match query.limit {
-            Some(limit) => {
-                let mut cost = RequestCost::start(&state.view_metrics, &state.memory);
-                let page = view::page(db, &query, limit, now, &mut cost).await?;
-                serde_json::to_vec(&PageView {
-                    seeds: listed,
-                    pnodes: page.nodes,
-                    pagination: page.pagination,
-                })?
-            }
-            None => {
-                let _permit = state.full_views.enter().await?;
-                let selection = view::select(db, &query).await?;
-                let mut nodes = Vec::with_capacity(selection.ids.len());
-                for chunk in selection.ids.chunks(CHUNK) {
-                    nodes.extend(view::load(db, chunk, now, &query.scope).await?);
-                }
-                serde_json::to_vec(&FullView {
-                    seeds: listed,
-                    global_pnodes: nodes,
-                })?
-            }
-        };
-        Ok::<_, ViewError>(Bytes::from(body))
-    };
-    // `creditDelta24h` moves with the clock.
-    http::json_answer(&req, &state, what, true, true, answer).await
-}
-
-/// The seed's view when it has no kept answer: no node.
-fn empty(seeds: Vec<crate::domain::seeds::Seed>, query: &PnodeQuery) -> HttpResponse {
-    let body = match query.limit {
-        Some(limit) => serde_json::to_value(PageView {
-            seeds,
-            pnodes: Vec::new(),
-            pagination: view::model::Pagination {
-                total: 0,
-                limit,
-                offset: query.offset,
-                has_more: false,
-            },
-        }),
-        None => serde_json::to_value(FullView {
-            seeds,
-            global_pnodes: Vec::new(),
-        }),
-    };
-    HttpResponse::Ok().json(body.unwrap_or_default())
+    answers::respond(&req, &state, Answer::json(key), source, Some(listed)).await
 }
 
 /// The id as given: a URL-encoded base URL may arrive with its `%2F`s still encoded.
