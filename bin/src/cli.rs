@@ -1,5 +1,5 @@
 //! The command line: its grammar (`Cli`, `Command`) and what each command does. Settings shared by
-//! every command are in `config.rs`.
+//! every command are in `pnode_api::app::config`.
 
 use std::{sync::Arc, time::Instant};
 
@@ -9,11 +9,16 @@ use migration::{Migrator, MigratorTrait};
 use tokio::sync::watch;
 
 use pnode_api::{
-    app::{config::Settings, shutdown, startup::Application, telemetry},
-    collector::{Collector, CycleReport},
+    app::{
+        collecting::{Collecting, Deliveries},
+        config::Settings,
+        shutdown,
+        startup::Application,
+        telemetry,
+    },
+    collector::CycleReport,
     db::Database,
     observe::memory::{self, MemoryProbe},
-    push::webhooks,
 };
 use pnode_tools::{bench, demo, generate, soak};
 
@@ -109,22 +114,22 @@ async fn soak(args: &soak::SoakArgs) -> anyhow::Result<()> {
 }
 
 async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
+    const NO_SEEDS: &str = "no seeds configured: set PNODE_SEEDS (or --seed-urls)";
     if settings.seeds.as_slice().is_empty() {
-        anyhow::bail!("no seeds configured: set PNODE_SEEDS (or --seed-urls)");
+        anyhow::bail!(NO_SEEDS);
     }
     let db = Database::connect_migrated(&settings.database).await?;
-    let mut collector = Collector::new(
-        db.clone(),
-        &settings.seeds,
-        settings.collector.clone(),
-        &settings.database.url,
-    );
-    let (stop, stopped) = watch::channel(false);
+    let deliveries = if once {
+        Deliveries::Skip
+    } else {
+        Deliveries::Send
+    };
+    let Some(mut collecting) = Collecting::wire(settings, &db, deliveries)? else {
+        anyhow::bail!(NO_SEEDS);
+    };
     if once {
-        if !settings.webhooks.urls.trim().is_empty() {
-            tracing::warn!("collect --once sends no webhooks (it would end before delivering)");
-        }
-        match collector.run_cycle(&stopped).await? {
+        let (_stop, stopped) = watch::channel(false);
+        match collecting.collector().run_cycle(&stopped).await? {
             Some(report) => print_report(&report),
             None => println!("another replica holds the collector lock: nothing collected"),
         }
@@ -132,23 +137,14 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
         let signal = shutdown::listen()?;
         let probe = MemoryProbe::from_settings(&settings.memory)?;
         let monitor = memory::spawn_monitor(Arc::new(probe), &settings.memory);
-        // The events this process records go to the webhooks, as under `serve`.
-        let webhooks = webhooks::start(&settings.webhooks)?.map(|(sender, task, _)| {
-            collector.send_events_to(sender);
-            task
-        });
-        let task = tokio::spawn(collector.run(stopped));
+        let running = collecting.spawn();
         let name = signal.await;
         tracing::info!(
             signal = name,
             "stopping the collector after its current cycle"
         );
-        let _ = stop.send(true);
-        task.await?;
+        running.stop(settings.shutdown_timeout).await;
         monitor.abort();
-        if let Some(webhooks) = webhooks {
-            webhooks.abort();
-        }
     }
     db.close().await?;
     Ok(())

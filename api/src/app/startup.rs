@@ -16,18 +16,18 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    app::config::Settings,
-    collector::{Collector, settings::CollectorSettings},
+    app::{
+        collecting::{Collecting, Deliveries, Running},
+        config::Settings,
+    },
+    collector::settings::CollectorSettings,
     db::{Database, settings::DatabaseSettings},
     observe::{
         allocator,
         memory::{self, MemoryProbe},
         metrics::Metrics,
     },
-    push::{
-        events::hub::{EventHub, HubSettings},
-        webhooks,
-    },
+    push::events::hub::{EventHub, HubSettings},
     view::{cost::ViewMetrics, overload::FullViewGate},
     web::{
         cache::ViewCache,
@@ -50,14 +50,12 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Database,
-    /// The collector's stop switch and task, when seeds are configured.
-    collector: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    /// The collector (and its webhooks), when this process collects.
+    collector: Option<Running>,
     memory_monitor: JoinHandle<()>,
     /// Live events: closed at shutdown; its poller's stop switch and task.
     events: Arc<EventHub>,
     events_task: (watch::Sender<bool>, JoinHandle<()>),
-    /// The webhook delivery task, when webhooks are configured (stopped after the collector).
-    webhooks: Option<JoinHandle<()>>,
     shutdown_timeout: Duration,
 }
 
@@ -83,125 +81,21 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let mut collector =
-            (settings.run_collector && !settings.seeds.as_slice().is_empty()).then(|| {
-                Collector::new(
-                    db.clone(),
-                    &settings.seeds,
-                    settings.collector.clone(),
-                    &settings.database.url,
-                )
-            });
-        // Only the process that writes events sends them.
-        let webhooks = match &mut collector {
-            Some(collector) => {
-                webhooks::start(&settings.webhooks)?.map(|(sender, task, counters)| {
-                    collector.send_events_to(sender);
-                    (task, counters)
-                })
-            }
-            None => {
-                if !settings.webhooks.urls.trim().is_empty() {
-                    tracing::warn!(
-                        "PNODE_WEBHOOKS is set but this process does not collect: it sends none"
-                    );
-                }
-                None
-            }
-        };
-        let full_views = Arc::new(FullViewGate::new(
-            usize::from(settings.http.full_view_concurrency),
-            settings.http.full_view_wait,
-        ));
-        let cache = Arc::new(ViewCache::new(
-            settings.http.view_cache_mb.saturating_mul(memory::MB),
-            Arc::clone(&full_views),
-        ));
-        let mut metrics = Metrics::new();
-        let http_metrics = HttpMetrics::default();
-        let view_metrics = ViewMetrics::default();
-        metrics.register(|registry| {
-            http_metrics.register(registry);
-            view_metrics.register(registry);
-        });
-        metrics.register_prefixed("pnode_view_cache", |registry| {
-            cache.metrics().register(registry);
-        });
-        if let Some(collector) = &collector {
-            metrics.register_prefixed("pnode_collector", |registry| {
-                collector.metrics().register(registry);
-            });
-        }
-        if let Some((_, counters)) = &webhooks {
-            metrics.register_prefixed("pnode_webhook", |registry| {
-                counters.register(registry);
-            });
-        }
-        metrics.register_prefixed("pnode_full_views", |registry| {
-            full_views.register(registry);
-        });
-        let events = Arc::new(EventHub::new(HubSettings {
-            poll_interval: settings.events.poll_interval,
-            heartbeat: settings.events.heartbeat,
-            max_clients: settings.events.max_clients,
-            replay: settings.events.replay,
-        }));
-        metrics.register_prefixed("pnode_events", |registry| {
-            events.register(registry);
-        });
-        let outage = web::Data::new(DatabaseOutage::new(db.clone()));
-        metrics.register_prefixed("pnode_database_outage", |registry| {
-            outage.register(registry);
-        });
+        let collecting = collecting(settings, &db)?;
         let probe = Arc::new(MemoryProbe::from_settings(&settings.memory)?);
-        let server = http_server(
-            listener,
-            settings,
-            AppState {
-                db: db.clone(),
-                write_health: collector.as_ref().map(Collector::write_health),
-                seeds: settings.seeds.clone(),
-                cycle_stale_after: cycle_stale_after(&settings.collector),
-                memory: Arc::clone(&probe),
-                cache,
-                full_views,
-                view_metrics,
-                events: Arc::clone(&events),
-                clock_step: kept_for(settings.collector.interval),
-                answer_flavor: http::flavor(&format!("{:?}", settings.seeds)),
-                node_history_limit: kept_for(settings.collector.retention.stats),
-                network_history_limit: kept_for(settings.collector.retention.runs),
-            },
-            metrics,
-            http_metrics,
-            outage,
-        )?;
+        let parts = Parts::new(settings, &db, collecting.as_ref(), &probe);
+        let events = Arc::clone(&parts.state.events);
+        let server = http_server(listener, settings, parts)?;
         let memory_monitor = memory::spawn_monitor(probe, &settings.memory);
-        let (stop_events, events_stopped) = watch::channel(false);
-        // Its own connection: polling takes none from requests, nor counts among their statements.
-        let events_database = DatabaseSettings {
-            max_connections: Some(1),
-            ..settings.database.clone()
-        };
-        let events_task = tokio::spawn(Arc::clone(&events).run(events_database, events_stopped));
-        let collector = collector.map(|collector| {
-            let (stop, stopped) = watch::channel(false);
-            (stop, tokio::spawn(collector.run(stopped)))
-        });
-        if !settings.run_collector {
-            tracing::info!("the collector is off (--no-collector)");
-        } else if collector.is_none() {
-            tracing::info!("no seeds configured (PNODE_SEEDS): the collector is off");
-        }
+        let events_task = poll_events(settings, &events);
         Ok(Self {
             port,
             server,
             db,
-            collector,
+            collector: collecting.map(Collecting::spawn),
             memory_monitor,
             events,
-            events_task: (stop_events, events_task),
-            webhooks: webhooks.map(|(task, _)| task),
+            events_task,
             shutdown_timeout: settings.shutdown_timeout,
         })
     }
@@ -235,23 +129,8 @@ impl Application {
             // The server only ends by itself when it failed.
             ended = &mut server => ended??,
         }
-        if let Some((stop, task)) = self.collector {
-            let _ = stop.send(true);
-            let abort = task.abort_handle();
-            if tokio::time::timeout(self.shutdown_timeout, task)
-                .await
-                .is_err()
-            {
-                // Each write of a cycle is a transaction of its own: dropping the cycle mid-way
-                // leaves what was written whole, and the rest (its run stays unfinished) unwritten.
-                tracing::warn!("the collection cycle outlived the shutdown timeout; abandoning it");
-                abort.abort();
-            }
-        }
-        if let Some(webhooks) = self.webhooks {
-            // Stops taking events from the queue (those still queued are not sent); deliveries
-            // already under way finish or fail on their own. The events stay in the table.
-            webhooks.abort();
+        if let Some(collector) = self.collector {
+            collector.stop(self.shutdown_timeout).await;
         }
         self.memory_monitor.abort();
         let (stop_events, events_task) = self.events_task;
@@ -263,14 +142,118 @@ impl Application {
     }
 }
 
-fn http_server(
-    listener: TcpListener,
+/// The collector of a `serve`, unless it is off. Only the process that writes events sends them
+/// to webhooks.
+fn collecting(settings: &Settings, db: &Database) -> anyhow::Result<Option<Collecting>> {
+    if !settings.run_collector {
+        tracing::info!("the collector is off (--no-collector)");
+        if !settings.webhooks.urls.trim().is_empty() {
+            tracing::warn!(
+                "PNODE_WEBHOOKS is set but this process does not collect: it sends none"
+            );
+        }
+        return Ok(None);
+    }
+    let collecting = Collecting::wire(settings, db, Deliveries::Send)?;
+    if collecting.is_none() {
+        tracing::info!("no seeds configured (PNODE_SEEDS): the collector is off");
+    }
+    Ok(collecting)
+}
+
+/// Live events: the hub every stream reads, polled on a connection of its own (polling takes
+/// none from requests, nor counts among their statements).
+fn poll_events(
     settings: &Settings,
+    events: &Arc<EventHub>,
+) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    let database = DatabaseSettings {
+        max_connections: Some(1),
+        ..settings.database.clone()
+    };
+    (
+        stop,
+        tokio::spawn(Arc::clone(events).run(database, stopped)),
+    )
+}
+
+/// What the HTTP server shares between its workers.
+struct Parts {
     state: AppState,
     metrics: Metrics,
     http_metrics: HttpMetrics,
     outage: web::Data<DatabaseOutage>,
-) -> anyhow::Result<Server> {
+}
+
+impl Parts {
+    /// The handlers' state and every metric registered, the collector's included.
+    fn new(
+        settings: &Settings,
+        db: &Database,
+        collecting: Option<&Collecting>,
+        probe: &Arc<MemoryProbe>,
+    ) -> Self {
+        let full_views = Arc::new(FullViewGate::new(
+            usize::from(settings.http.full_view_concurrency),
+            settings.http.full_view_wait,
+        ));
+        let cache = Arc::new(ViewCache::new(
+            settings.http.view_cache_mb.saturating_mul(memory::MB),
+            Arc::clone(&full_views),
+        ));
+        let events = Arc::new(EventHub::new(HubSettings {
+            poll_interval: settings.events.poll_interval,
+            heartbeat: settings.events.heartbeat,
+            max_clients: settings.events.max_clients,
+            replay: settings.events.replay,
+        }));
+        let outage = web::Data::new(DatabaseOutage::new(db.clone()));
+        let http_metrics = HttpMetrics::default();
+        let view_metrics = ViewMetrics::default();
+        let mut metrics = Metrics::new();
+        metrics.register(|registry| {
+            http_metrics.register(registry);
+            view_metrics.register(registry);
+        });
+        metrics.register_prefixed("pnode_view_cache", |r| cache.metrics().register(r));
+        metrics.register_prefixed("pnode_full_views", |r| full_views.register(r));
+        metrics.register_prefixed("pnode_events", |r| events.register(r));
+        metrics.register_prefixed("pnode_database_outage", |r| outage.register(r));
+        if let Some(collecting) = collecting {
+            collecting.register(&mut metrics);
+        }
+        let state = AppState {
+            db: db.clone(),
+            write_health: collecting.map(Collecting::write_health),
+            seeds: settings.seeds.clone(),
+            cycle_stale_after: cycle_stale_after(&settings.collector),
+            memory: Arc::clone(probe),
+            cache,
+            full_views,
+            view_metrics,
+            events,
+            clock_step: kept_for(settings.collector.interval),
+            answer_flavor: http::flavor(&settings.seeds),
+            node_history_limit: kept_for(settings.collector.retention.stats),
+            network_history_limit: kept_for(settings.collector.retention.runs),
+        };
+        Self {
+            state,
+            metrics,
+            http_metrics,
+            outage,
+        }
+    }
+}
+
+fn http_server(listener: TcpListener, settings: &Settings, parts: Parts) -> anyhow::Result<Server> {
+    let Parts {
+        state,
+        metrics,
+        http_metrics,
+        outage,
+    } = parts;
     let doc = openapi::document();
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
     let state = web::Data::new(state);

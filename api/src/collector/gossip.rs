@@ -57,6 +57,20 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = db.begin().await?;
+    let ids = upsert_nodes(&txn, pods, now).await?;
+    record_sightings(&txn, seed, pods, &ids, now).await?;
+    version::bump(&txn, now).await?;
+    txn.commit().await?;
+    Ok(ids)
+}
+
+/// Inserts the nodes not known yet and puts each node's newest gossip figures on its row.
+/// Returns the id of each.
+async fn upsert_nodes(
+    txn: &impl ConnectionTrait,
+    pods: &[(String, Pod)],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, i64>, DbErr> {
     let mut ids = HashMap::with_capacity(pods.len());
     for chunk in pods.chunks(ROWS_PER_STATEMENT) {
         // The node's newest gossip figures go on its row with the observation they come from:
@@ -91,11 +105,21 @@ where
                     ])
                     .to_owned(),
             )
-            .exec_with_returning(&txn)
+            .exec_with_returning(txn)
             .await?;
         ids.extend(upserted.into_iter().map(|node| (node.pubkey, node.id)));
     }
+    Ok(ids)
+}
 
+/// One observation per node, and the seed mapping kept current.
+async fn record_sightings(
+    txn: &impl ConnectionTrait,
+    seed: &str,
+    pods: &[(String, Pod)],
+    ids: &HashMap<String, i64>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let known = |pubkey: &str| ids.get(pubkey).copied();
     for chunk in pods.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<_> = chunk
@@ -103,7 +127,7 @@ where
             .filter_map(|(pubkey, pod)| Some(observation_row(known(pubkey)?, seed, pod, now)))
             .collect();
         observation::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
 
         let sightings = chunk.iter().filter_map(|(pubkey, _)| {
@@ -120,12 +144,10 @@ where
                     .update_column(sighting::Column::LastSeenAt)
                     .to_owned(),
             )
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
-    version::bump(&txn, now).await?;
-    txn.commit().await?;
-    Ok(ids)
+    Ok(())
 }
 
 /// A byte count as stored: one past i64::MAX is left out rather than wrapped.

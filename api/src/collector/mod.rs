@@ -6,6 +6,7 @@ pub mod credits;
 mod gossip;
 mod lock;
 pub mod metrics;
+mod plan;
 pub mod retention;
 mod runs;
 mod samples;
@@ -19,27 +20,29 @@ use std::{
 };
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use self::credits::{CreditsError, CreditsPolicy};
 pub use self::{
     clock::Clock,
     runs::{Counts, SeedReport},
 };
 use self::{
+    credits::{CreditsError, CreditsPolicy},
+    settings::CollectorSettings,
+};
+use self::{
     lock::Leadership,
     metrics::{CollectorMetrics, CycleOutcome},
     retention::Pruned,
-    stats::Target,
 };
 use crate::{
-    collector::settings::CollectorSettings,
     db::{
         Database,
         health::{WriteHealth, Writer},
     },
     domain::seeds::Seeds,
-    net::prpc::{self, PrpcClient},
+    net::prpc::{self, Pod, PrpcClient},
     push::webhooks::WebhookSender,
 };
 
@@ -243,93 +246,96 @@ impl Collector {
         result
     }
 
+    /// One cycle, in named steps: open the run, gather and record the seeds' answers, merge
+    /// them, poll the nodes that are due, count, close the run, prune.
     async fn cycle(&mut self, stop: &watch::Receiver<bool>) -> anyhow::Result<Option<CycleReport>> {
         if !self.leadership.acquire().await? {
             return Ok(None);
         }
         // Writes into a SQLite file deleted or replaced under the process would be lost.
         self.db.check_file()?;
-        let conn = self.db.conn();
         let started = self.clock.now();
         let deadline = tokio::time::Instant::now() + self.settings.cycle_deadline;
-        let run_id = runs::start(conn, started)
+        let run_id = runs::start(self.db.conn(), started)
             .await
             .context("opening the collection run")?;
+        let Gathered {
+            mut seeds,
+            recorded,
+            skipped,
+        } = self.gather(started).await?;
+        let merged = plan::merge(recorded.iter().flat_map(Recorded::reported));
+        let polled = self.poll_stats(&merged, started, deadline, stop).await?;
+        let totals = plan::tally(&merged, &polled.waiting, &polled.answered, &mut seeds);
+        self.close(run_id, &totals, merged.public(), &seeds).await?;
+        let pruned = self.prune().await?;
+        Ok(Some(CycleReport {
+            run_id,
+            totals,
+            seeds,
+            skipped,
+            pruned,
+        }))
+    }
 
+    /// Asks every seed for its pods at once, then records each answer in a transaction of its
+    /// own. A seed that fails is reported with its error and affects no other; a write the
+    /// database refuses (a full disk, a read-only file, a lost connection) fails the cycle.
+    async fn gather(&self, started: DateTime<Utc>) -> anyhow::Result<Gathered> {
         let answers =
             futures_util::future::join_all(self.seeds.iter().map(|seed| self.client.pods(seed)))
                 .await;
-        let mut reports = Vec::with_capacity(self.seeds.len());
-        let mut reported_by: HashMap<i64, Vec<usize>> = HashMap::new();
-        let mut targets: HashMap<i64, (Option<i64>, Target)> = HashMap::new();
-        // Whether each node is public, as the entry seen most recently says.
-        let mut public: HashMap<i64, (Option<i64>, bool)> = HashMap::new();
-        let mut skipped = 0;
+        let mut gathered = Gathered::default();
         for (index, (seed, answer)) in self.seeds.iter().zip(answers).enumerate() {
             let mut report = SeedReport {
                 seed_base_url: seed.clone(),
                 counts: Counts::default(),
                 error: None,
             };
-            let selected = match answer {
-                Ok(answer) => gossip::select(answer),
+            match answer {
+                Ok(answer) => {
+                    let selected = gossip::select(answer);
+                    gathered.skipped += selected.skipped;
+                    let ids = gossip::record(self.db.conn(), seed, &selected.pods, started)
+                        .await
+                        .with_context(|| {
+                            format!("recording the answer of {seed} (nothing of it was kept)")
+                        })?;
+                    report.counts.observed = ids.len() as i64;
+                    gathered.recorded.push(Recorded {
+                        seed: index,
+                        pods: selected.pods,
+                        ids,
+                    });
+                }
                 Err(err) => {
                     tracing::warn!(seed = %seed, kind = err.kind(), error = %err, "seed gave no pods");
                     report.error = Some(format!("{}: {err}", err.kind()));
-                    reports.push(report);
-                    continue;
-                }
-            };
-            skipped += selected.skipped;
-            match gossip::record(conn, seed, &selected.pods, started).await {
-                Ok(ids) => {
-                    report.counts.observed = ids.len() as i64;
-                    for (pubkey, pod) in &selected.pods {
-                        let Some(&id) = ids.get(pubkey) else { continue };
-                        reported_by.entry(id).or_default().push(index);
-                        if public
-                            .get(&id)
-                            .is_none_or(|(seen, _)| *seen < pod.last_seen_timestamp)
-                        {
-                            let is_public = pod.is_public == Some(true);
-                            public.insert(id, (pod.last_seen_timestamp, is_public));
-                        }
-                        let Some(url) = stats::rpc_url(&pod.address, pod.rpc_port) else {
-                            continue;
-                        };
-                        let newer = targets
-                            .get(&id)
-                            .is_none_or(|(seen, _)| *seen < pod.last_seen_timestamp);
-                        if newer {
-                            targets.insert(
-                                id,
-                                (pod.last_seen_timestamp, Target { pnode_id: id, url }),
-                            );
-                        }
-                    }
-                }
-                // The database refused the write (a full disk, a read-only file, a lost
-                // connection): the cycle fails and says so; its run stays unfinished.
-                Err(err) => {
-                    return Err(err).context(format!(
-                        "recording the answer of {seed} (nothing of it was kept)"
-                    ));
                 }
             }
-            reports.push(report);
+            gathered.seeds.push(report);
         }
+        Ok(gathered)
+    }
 
-        let ids: Vec<i64> = targets.keys().copied().collect();
+    /// Asks the nodes that are due (no backoff running) for their stats, until `deadline` (none
+    /// once `stop` is set), and records what they said.
+    async fn poll_stats(
+        &self,
+        merged: &plan::Merged<'_>,
+        started: DateTime<Utc>,
+        deadline: tokio::time::Instant,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Polling> {
+        let conn = self.db.conn();
+        let targets = merged.targets();
+        let ids: Vec<i64> = targets.iter().map(|target| target.pnode_id).collect();
         let waiting: HashSet<i64> = stats::in_backoff(conn, &ids, started)
             .await
             .context("reading the nodes' backoff")?
             .into_iter()
             .collect();
-        let due: Vec<Target> = targets
-            .into_values()
-            .map(|(_, target)| target)
-            .filter(|target| !waiting.contains(&target.pnode_id))
-            .collect();
+        let due = plan::due(targets, &waiting);
         let polled = if *stop.borrow() {
             Vec::new()
         } else {
@@ -338,36 +344,32 @@ impl Collector {
         stats::record(conn, &polled, started, self.clock.now())
             .await
             .context("recording the cycle's stats")?;
-
-        let answered: HashMap<i64, bool> = polled
+        let answered = polled
             .iter()
             .map(|p| (p.pnode_id, p.stats.is_some()))
             .collect();
-        let mut totals = Counts {
-            observed: reported_by.len() as i64,
-            backoff: waiting.len() as i64,
-            ..Counts::default()
-        };
-        tally(&mut totals, answered.values().copied());
-        for (id, seeds) in &reported_by {
-            for &index in seeds {
-                let counts = &mut reports[index].counts;
-                if waiting.contains(id) {
-                    counts.backoff += 1;
-                }
-                tally(counts, answered.get(id).copied());
-            }
-        }
-        let public = public.values().filter(|(_, public)| *public).count() as i64;
+        Ok(Polling { waiting, answered })
+    }
+
+    /// Closes the run with its counts (the nodes' scores and events in the same transaction),
+    /// and hands the events to the webhooks.
+    async fn close(
+        &self,
+        run_id: i64,
+        totals: &Counts,
+        public: i64,
+        seeds: &[SeedReport],
+    ) -> anyhow::Result<()> {
         let gone_after =
             chrono::Duration::from_std(self.settings.gone_after).unwrap_or(chrono::Duration::MAX);
+        let now = self.clock.now();
         let events = runs::finish(
-            conn,
+            self.db.conn(),
             run_id,
-            &totals,
+            totals,
             public,
-            &reports,
-            self.clock.now(),
+            seeds,
+            now,
             gone_after,
         )
         .await
@@ -375,9 +377,14 @@ impl Collector {
         if let Some(webhooks) = &self.webhooks {
             webhooks.offer(&events);
         }
-        // Only the collecting replica prunes, after its writes, in small batches.
+        Ok(())
+    }
+
+    /// Deletes history past its retention, in small batches (only the collecting replica prunes,
+    /// after its writes).
+    async fn prune(&self) -> anyhow::Result<Pruned> {
         let pruned = retention::prune(
-            conn,
+            self.db.conn(),
             &self.settings.retention,
             self.clock.now(),
             retention::BATCH,
@@ -387,24 +394,44 @@ impl Collector {
         if pruned.total() > 0 {
             tracing::info!(?pruned, "pruned history past its retention");
         }
-        Ok(Some(CycleReport {
-            run_id,
-            totals,
-            seeds: reports,
-            skipped,
-            pruned,
-        }))
+        Ok(pruned)
     }
 }
 
-/// Adds get-stats outcomes (true: answered) to `counts`.
-fn tally(counts: &mut Counts, outcomes: impl IntoIterator<Item = bool>) {
-    for answered in outcomes {
-        counts.attempted += 1;
-        if answered {
-            counts.success += 1;
-        } else {
-            counts.failed += 1;
-        }
+/// The seeds' answers of one cycle, as recorded.
+#[derive(Debug, Default)]
+struct Gathered {
+    /// One per configured seed, in order.
+    seeds: Vec<SeedReport>,
+    /// The answers that were recorded.
+    recorded: Vec<Recorded>,
+    /// Pods without a valid pubkey, or malformed, over all answers.
+    skipped: usize,
+}
+
+/// One seed's answer, recorded: its pods and the id each got.
+#[derive(Debug)]
+struct Recorded {
+    seed: usize,
+    pods: Vec<(String, Pod)>,
+    ids: HashMap<String, i64>,
+}
+
+impl Recorded {
+    fn reported(&self) -> impl Iterator<Item = plan::Reported<'_>> {
+        self.pods.iter().filter_map(|(pubkey, pod)| {
+            Some(plan::Reported {
+                seed: self.seed,
+                id: *self.ids.get(pubkey)?,
+                pod,
+            })
+        })
     }
+}
+
+/// What stats polling found: the nodes left waiting, and per node polled whether it answered.
+#[derive(Debug)]
+struct Polling {
+    waiting: HashSet<i64>,
+    answered: HashMap<i64, bool>,
 }

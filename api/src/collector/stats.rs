@@ -132,8 +132,24 @@ where
         .map(|p| p.pnode_id)
         .collect();
     let txn = db.begin().await?;
+    let uptimes = insert_samples(&txn, polled, &answered, now).await?;
+    mark_answered(&txn, &answered, &uptimes, now).await?;
+    mark_failed(&txn, &failed, started, now).await?;
+    if !polled.is_empty() {
+        version::bump(&txn, now).await?;
+    }
+    txn.commit().await
+}
 
-    let previous = samples::newest(&txn, &answered).await?;
+/// Inserts a sample for each node that answered, with rates from its previous one. Returns each
+/// such node's uptime, which goes on its row with the sample.
+async fn insert_samples(
+    txn: &impl ConnectionTrait,
+    polled: &[Polled],
+    answered: &[i64],
+    now: DateTime<Utc>,
+) -> Result<HashMap<i64, Option<i64>>, DbErr> {
+    let previous = samples::newest(txn, answered).await?;
     let rows: Vec<_> = polled
         .iter()
         .filter_map(|p| {
@@ -147,18 +163,25 @@ where
         .collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         sample::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
-
-    // Each node's newest sample's uptime goes on its row with the sample.
-    let uptimes: HashMap<i64, Option<i64>> = rows
+    Ok(rows
         .iter()
         .filter_map(|row| {
             let id = *row.pnode_id.try_as_ref()?;
             Some((id, row.uptime_seconds.try_as_ref().copied().flatten()))
         })
-        .collect();
+        .collect())
+}
+
+/// The nodes that answered: reachable, no failure, due again next cycle, their newest uptime.
+async fn mark_answered(
+    txn: &impl ConnectionTrait,
+    answered: &[i64],
+    uptimes: &HashMap<i64, Option<i64>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     for chunk in answered.chunks(ROWS_PER_STATEMENT) {
         let uptime = chunk
             .iter()
@@ -180,11 +203,21 @@ where
             )
             .col_expr(pnode::Column::UpdatedAt, Expr::value(now))
             .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
-    // The backoff depends on each node's count of failures: one statement per count (at most 6
-    // distinct waits), not one per node.
+    Ok(())
+}
+
+/// The nodes that failed: unreachable, one failure more, left alone for their backoff. The
+/// backoff depends on each node's count of failures: one statement per count (at most 6 distinct
+/// waits), not one per node.
+async fn mark_failed(
+    txn: &impl ConnectionTrait,
+    failed: &[i64],
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let mut by_failures: HashMap<i64, Vec<i64>> = HashMap::new();
     for chunk in failed.chunks(ROWS_PER_STATEMENT) {
         let nodes: Vec<(i64, i64)> = pnode::Entity::find()
@@ -192,7 +225,7 @@ where
             .columns([pnode::Column::Id, pnode::Column::FailureCount])
             .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
             .into_tuple()
-            .all(&txn)
+            .all(txn)
             .await?;
         for (id, failures) in nodes {
             by_failures
@@ -213,14 +246,11 @@ where
                 )
                 .col_expr(pnode::Column::UpdatedAt, Expr::value(now))
                 .filter(pnode::Column::Id.is_in(chunk.iter().copied()))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
         }
     }
-    if !polled.is_empty() {
-        version::bump(&txn, now).await?;
-    }
-    txn.commit().await
+    Ok(())
 }
 
 #[cfg(test)]

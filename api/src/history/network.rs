@@ -163,6 +163,46 @@ fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) ->
     let seen_in_last_cycle = last.as_ref().map_or(0, |last| {
         count(&|n| n.gossip_observed_at.is_some_and(|at| at >= last.started_at))
     });
+    let uptimes: Vec<i64> = nodes
+        .iter()
+        .filter_map(|n| n.stats_uptime_seconds)
+        .collect();
+    NetworkSummary {
+        nodes: nodes.len() as u64,
+        reachable: count(&|n| n.reachable),
+        public: count(&|n| n.gossip_is_public.unwrap_or(false)),
+        seen_in_last_cycle,
+        versions: versions(nodes),
+        storage: Storage {
+            committed_bytes: nodes
+                .iter()
+                .filter_map(|n| n.gossip_storage_committed)
+                .fold(0, i64::saturating_add),
+            used_bytes: nodes
+                .iter()
+                .filter_map(|n| n.gossip_storage_used)
+                .fold(0, i64::saturating_add),
+        },
+        uptime_seconds: spread(uptimes),
+        credits: credits(nodes),
+        first_seen_last_24h: count(&|n| n.created_at >= day_ago),
+        gone_last_24h: count(&|n| n.gossip_observed_at.is_none_or(|at| at < day_ago)),
+        last_cycle: last.map(|run| LastCycle {
+            id: run.id,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            observed: run.observed,
+            reachable: run.reachable,
+            public: run.public,
+            stats_attempted: run.attempted,
+            stats_succeeded: run.success,
+        }),
+        at: now,
+    }
+}
+
+/// How many nodes run each version, in numeric order of the versions (no version last).
+fn versions(nodes: &[NodeRow]) -> Vec<VersionCount> {
     let mut versions: BTreeMap<Option<String>, u64> = BTreeMap::new();
     for node in nodes {
         *versions.entry(node.gossip_version.clone()).or_default() += 1;
@@ -177,10 +217,11 @@ fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) ->
         (None, Some(_)) => Ordering::Greater,
         (Some(_), None) => Ordering::Less,
     });
-    let uptimes: Vec<i64> = nodes
-        .iter()
-        .filter_map(|n| n.stats_uptime_seconds)
-        .collect();
+    versions
+}
+
+/// The credits of the nodes that have some: total, median, p90 and the top ones.
+fn credits(nodes: &[NodeRow]) -> Credits {
     let mut leaders: Vec<&NodeRow> = nodes
         .iter()
         .filter(|n| n.latest_credits.is_some())
@@ -191,51 +232,20 @@ fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) ->
             .then_with(|| a.pubkey.cmp(&b.pubkey))
     });
     let credits: Vec<i64> = leaders.iter().filter_map(|n| n.latest_credits).collect();
-    NetworkSummary {
-        nodes: nodes.len() as u64,
-        reachable: count(&|n| n.reachable),
-        public: count(&|n| n.gossip_is_public.unwrap_or(false)),
-        seen_in_last_cycle,
-        versions,
-        storage: Storage {
-            committed_bytes: nodes
-                .iter()
-                .filter_map(|n| n.gossip_storage_committed)
-                .fold(0, i64::saturating_add),
-            used_bytes: nodes
-                .iter()
-                .filter_map(|n| n.gossip_storage_used)
-                .fold(0, i64::saturating_add),
-        },
-        uptime_seconds: spread(uptimes),
-        credits: Credits {
-            total: credits.iter().fold(0, |sum, c| sum.saturating_add(*c)),
-            median: percentile(&sorted(credits.clone()), 0.5),
-            p90: percentile(&sorted(credits), 0.9),
-            top: leaders
-                .iter()
-                .take(TOP)
-                .filter_map(|n| {
-                    Some(CreditsLeader {
-                        pubkey: n.pubkey.clone(),
-                        credits: n.latest_credits?,
-                    })
+    Credits {
+        total: credits.iter().fold(0, |sum, c| sum.saturating_add(*c)),
+        median: percentile(&sorted(credits.clone()), 0.5),
+        p90: percentile(&sorted(credits), 0.9),
+        top: leaders
+            .iter()
+            .take(TOP)
+            .filter_map(|n| {
+                Some(CreditsLeader {
+                    pubkey: n.pubkey.clone(),
+                    credits: n.latest_credits?,
                 })
-                .collect(),
-        },
-        first_seen_last_24h: count(&|n| n.created_at >= day_ago),
-        gone_last_24h: count(&|n| n.gossip_observed_at.is_none_or(|at| at < day_ago)),
-        last_cycle: last.map(|run| LastCycle {
-            id: run.id,
-            started_at: run.started_at,
-            finished_at: run.finished_at,
-            observed: run.observed,
-            reachable: run.reachable,
-            public: run.public,
-            stats_attempted: run.attempted,
-            stats_succeeded: run.success,
-        }),
-        at: now,
+            })
+            .collect(),
     }
 }
 

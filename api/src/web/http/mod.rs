@@ -19,6 +19,7 @@ use chrono::Utc;
 
 use crate::{
     db::version::{self, DataVersion},
+    domain::seeds::Seeds,
     web::{compression::Encoding, error::ApiError, state::AppState},
 };
 
@@ -83,10 +84,18 @@ impl Freshness {
     }
 }
 
-/// A number that differs between replicas whose answers differ for the same data: their seeds
-/// (listed by name) and their build.
-pub fn flavor(configured_seeds: &str) -> u64 {
-    fnv1a(format!("{}|{configured_seeds}", env!("CARGO_PKG_VERSION")).as_bytes())
+/// A number that differs between replicas whose answers differ for the same data: their build
+/// and their configured seeds (listed by the answers), each by its name and base URL, in order.
+/// Built from those values alone, so that it changes only when they do.
+pub fn flavor(seeds: &Seeds) -> u64 {
+    let mut key = String::from(env!("CARGO_PKG_VERSION"));
+    for seed in seeds.as_slice() {
+        key.push('|');
+        key.push_str(&seed.name);
+        key.push('=');
+        key.push_str(&seed.base_url);
+    }
+    fnv1a(key.as_bytes())
 }
 
 /// The validators of one representation of one answer.
