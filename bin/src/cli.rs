@@ -235,7 +235,7 @@ mod tests {
             panic!("not a soak: {:?}", cli.command);
         };
         assert_eq!(args.url.to_string(), "http://127.0.0.1:8080");
-        assert_eq!(cli.settings.database.url, "sqlite://pnodes.db?mode=rwc");
+        assert_eq!(cli.settings.database.url(), "sqlite://pnodes.db?mode=rwc");
     }
 
     #[test]

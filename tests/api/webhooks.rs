@@ -157,11 +157,12 @@ async fn read_request(
 /// The rig's collector sending to `rules` with short retries.
 fn send_webhooks(rig: &mut Rig, rules: &str, cooldown: Duration) -> WebhookMetrics {
     let settings = WebhookSettings {
-        urls: rules.to_owned(),
-        secret: SECRET.to_owned(),
+        urls: rules.into(),
+        secret: SECRET.into(),
         timeout: Duration::from_secs(20),
         retries: 3,
         backoff: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(400),
         cooldown,
     };
     let (sender, _task, metrics) = webhooks::start(&settings)

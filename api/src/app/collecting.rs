@@ -43,12 +43,12 @@ impl Collecting {
             db.clone(),
             &settings.seeds,
             settings.collector.clone(),
-            &settings.database.url,
+            settings.database.url(),
         );
         let webhooks = match deliveries {
             Deliveries::Send => webhooks::start(&settings.webhooks)?,
             Deliveries::Skip => {
-                if !settings.webhooks.urls.trim().is_empty() {
+                if settings.webhooks.any() {
                     tracing::warn!(
                         "collect --once sends no webhooks (it would end before delivering)"
                     );

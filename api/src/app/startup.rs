@@ -147,7 +147,7 @@ impl Application {
 fn collecting(settings: &Settings, db: &Database) -> anyhow::Result<Option<Collecting>> {
     if !settings.run_collector {
         tracing::info!("the collector is off (--no-collector)");
-        if !settings.webhooks.urls.trim().is_empty() {
+        if settings.webhooks.any() {
             tracing::warn!(
                 "PNODE_WEBHOOKS is set but this process does not collect: it sends none"
             );

@@ -99,7 +99,7 @@ impl Database {
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, DbErr> {
         // Negative: a size in KiB rather than in pages.
         let cache_size = format!("-{}", settings.sqlite_cache_kib);
-        let mut options = ConnectOptions::new(settings.url.clone());
+        let mut options = ConnectOptions::new(settings.url());
         options
             .max_connections(settings.max_connections())
             .acquire_timeout(settings.acquire_timeout)
@@ -141,7 +141,7 @@ impl Database {
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .pragma("cache_size", cache_size.clone())
         });
-        if let Some(file) = sqlite_file(&settings.url) {
+        if let Some(file) = sqlite_file(settings.url()) {
             let refused = |why| DbErr::Conn(sea_orm::RuntimeErr::Internal(why));
             health::check_directory(&file).map_err(refused)?;
             switch_to_wal(&file)
@@ -164,7 +164,7 @@ impl Database {
         });
         Ok(Self {
             conn,
-            sqlite_file: sqlite_file(&settings.url).map(SqliteFile::opened),
+            sqlite_file: sqlite_file(settings.url()).map(SqliteFile::opened),
             statements,
             last_answer,
             epoch,

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::domain::secret::{self, ExposeSecret, SecretString};
+
 /// Where the data lives and how many connections may reach it.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
@@ -14,9 +16,10 @@ pub struct DatabaseSettings {
         env = "DATABASE_URL",
         hide_env_values = true,
         default_value = "sqlite://pnodes.db?mode=rwc",
+        value_parser = secret::parse,
         global = true
     )]
-    pub url: String,
+    pub url: SecretString,
 
     /// Most connections the pool opens (default: 4 on SQLite, 10 on PostgreSQL). Each SQLite
     /// connection keeps its own page cache, so SQLite's memory grows with this (BENCHMARKS.md).
@@ -51,14 +54,19 @@ impl DatabaseSettings {
     /// `url` with every other setting at its default.
     pub fn for_url(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            url: SecretString::from(url.into()),
             ..Default::default()
         }
     }
 
     /// Whether the URL names a SQLite database (file or memory).
     pub fn is_sqlite(&self) -> bool {
-        self.url.starts_with("sqlite:")
+        self.url().starts_with("sqlite:")
+    }
+
+    /// The URL, password included: for connecting, never for showing.
+    pub fn url(&self) -> &str {
+        self.url.expose_secret()
     }
 
     /// The pool size: as set, or the default for the URL's kind of database.

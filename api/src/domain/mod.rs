@@ -3,6 +3,7 @@
 pub mod params;
 pub mod pubkey;
 pub mod score;
+pub mod secret;
 pub mod seeds;
 pub mod timestamp;
 pub mod version;

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::domain::secret::{self, ExposeSecret, SecretString};
+
 /// Live events (`/api/events`).
 #[derive(Debug, Clone, Args)]
 pub struct EventSettings {
@@ -47,9 +49,10 @@ pub struct WebhookSettings {
         env = "PNODE_WEBHOOKS",
         default_value = "",
         hide_env_values = true,
+        value_parser = secret::parse,
         global = true
     )]
-    pub urls: String,
+    pub urls: SecretString,
 
     /// Signs each call: `X-Pnode-Timestamp` and `X-Pnode-Signature: sha256=<hex HMAC-SHA256 of
     /// "<timestamp>.<body>">`; empty: unsigned.
@@ -60,9 +63,10 @@ pub struct WebhookSettings {
         default_value = "",
         hide_env_values = true,
         hide_default_value = true,
+        value_parser = secret::parse,
         global = true
     )]
-    pub secret: String,
+    pub secret: SecretString,
 
     /// Longest one delivery attempt may take, connection included.
     #[arg(id = "webhook_timeout", long = "webhook-timeout", env = "PNODE_WEBHOOK_TIMEOUT", default_value = "5s", value_parser = positive_duration, global = true)]
@@ -78,9 +82,14 @@ pub struct WebhookSettings {
     )]
     pub retries: u32,
 
-    /// Wait before the first retry; it doubles for each next one.
+    /// Wait before the first retry; it doubles for each next one, up to `--webhook-backoff-max`,
+    /// each wait with random jitter of up to as much again.
     #[arg(id = "webhook_backoff", long = "webhook-backoff", env = "PNODE_WEBHOOK_BACKOFF", default_value = "2s", value_parser = humantime::parse_duration, global = true)]
     pub backoff: Duration,
+
+    /// The longest wait between two attempts of a delivery (before jitter).
+    #[arg(id = "webhook_backoff_max", long = "webhook-backoff-max", env = "PNODE_WEBHOOK_BACKOFF_MAX", default_value = "5m", value_parser = positive_duration, global = true)]
+    pub backoff_max: Duration,
 
     /// Per URL, kind and node (the network for cycles and credits): after a send, later events
     /// are held this long, and the newest is sent then if it says something new; 0: none held.
@@ -94,5 +103,12 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
         Ok(duration) if duration.is_zero() => Err("must be more than 0".to_owned()),
         Ok(duration) => Ok(duration),
         Err(err) => Err(err.to_string()),
+    }
+}
+
+impl WebhookSettings {
+    /// Whether any webhook is configured.
+    pub fn any(&self) -> bool {
+        !self.urls.expose_secret().trim().is_empty()
     }
 }

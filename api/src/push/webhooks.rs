@@ -36,6 +36,7 @@ use tokio::{
 };
 
 use crate::{
+    domain::secret::{ExposeSecret, SecretString},
     net::prpc,
     observe::redact,
     push::{
@@ -43,6 +44,7 @@ use crate::{
         settings::WebhookSettings,
     },
 };
+use backon::{ExponentialBuilder, Retryable as _};
 
 /// Events waiting for delivery, per rule; more are dropped (and counted).
 const QUEUE: usize = 1024;
@@ -54,11 +56,21 @@ const SWEEP_ABOVE: usize = 10_000;
 const HELD_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where to send, and which kinds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Rule {
     pub url: String,
     /// Every kind when empty.
     pub kinds: Vec<String>,
+}
+
+impl std::fmt::Debug for Rule {
+    /// Only the URL's host: its path or query often holds the receiver's secret token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("host", &host_of(&self.url))
+            .field("kinds", &self.kinds)
+            .finish()
+    }
 }
 
 impl Rule {
@@ -233,8 +245,8 @@ impl WebhookSender {
 pub fn start(
     settings: &WebhookSettings,
 ) -> anyhow::Result<Option<(WebhookSender, JoinHandle<()>, WebhookMetrics)>> {
-    let rules =
-        parse_rules(&settings.urls).map_err(|err| anyhow::anyhow!("PNODE_WEBHOOKS: {err}"))?;
+    let rules = parse_rules(settings.urls.expose_secret())
+        .map_err(|err| anyhow::anyhow!("PNODE_WEBHOOKS: {err}"))?;
     if rules.is_empty() {
         return Ok(None);
     }
@@ -243,7 +255,7 @@ pub fn start(
         .user_agent(concat!("pnode-api/", env!("CARGO_PKG_VERSION")))
         .build()?;
     let metrics = WebhookMetrics::default();
-    let secret = (!settings.secret.is_empty()).then(|| settings.secret.as_bytes().to_vec());
+    let secret = (!settings.secret.expose_secret().is_empty()).then(|| settings.secret.clone());
     let mut queues = Vec::with_capacity(rules.len());
     let mut workers = tokio::task::JoinSet::new();
     for rule in rules {
@@ -290,7 +302,7 @@ struct KeyState {
 struct Worker {
     url: String,
     client: reqwest::Client,
-    secret: Option<Vec<u8>>,
+    secret: Option<SecretString>,
     settings: WebhookSettings,
     metrics: WebhookMetrics,
     keys: Arc<Mutex<HashMap<Key, KeyState>>>,
@@ -414,7 +426,7 @@ struct Delivery {
     client: reqwest::Client,
     url: String,
     body: Vec<u8>,
-    secret: Option<Vec<u8>>,
+    secret: Option<SecretString>,
     event_id: i64,
     kind: &'static str,
     /// Its cooldown key, whose cooldown a failed delivery ends.
@@ -427,25 +439,28 @@ struct Delivery {
 impl Delivery {
     async fn send(self) {
         let attempts = self.settings.retries.saturating_add(1);
-        let mut backoff = self.settings.backoff;
-        let mut last_error = String::new();
-        for attempt in 1..=attempts {
-            match self.attempt().await {
-                Ok(()) => {
-                    self.metrics.attempt(AttemptResult::Ok);
-                    self.metrics.delivery(Outcome::Delivered);
-                    return;
-                }
-                Err((result, error)) => {
-                    self.metrics.attempt(result);
-                    last_error = error;
-                }
-            }
-            if attempt < attempts {
-                tokio::time::sleep(backoff).await;
-                backoff = backoff.saturating_mul(2);
-            }
-        }
+        // Doubling from the first wait up to the cap, each wait with jitter (so that receivers
+        // coming back are not hit by every retry at once).
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.backoff)
+            .with_max_delay(self.settings.backoff_max)
+            .with_max_times(self.settings.retries as usize)
+            .with_jitter();
+        let sent = (|| async {
+            let result = self.attempt().await;
+            self.metrics.attempt(match &result {
+                Ok(()) => AttemptResult::Ok,
+                Err((result, _)) => result.clone(),
+            });
+            result
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .await;
+        let Err((_, last_error)) = sent else {
+            self.metrics.delivery(Outcome::Delivered);
+            return;
+        };
         self.metrics.delivery(Outcome::Failed);
         // Nothing reached the receiver: the next event of this key is sent at once.
         if let Some(state) = self
@@ -479,8 +494,8 @@ impl Delivery {
         let timestamp = chrono::Utc::now().timestamp();
         if let Some(signature) = self
             .secret
-            .as_deref()
-            .and_then(|key| signature(key, timestamp, &self.body))
+            .as_ref()
+            .and_then(|key| signature(key.expose_secret().as_bytes(), timestamp, &self.body))
         {
             request = request
                 .header("X-Pnode-Timestamp", timestamp.to_string())

@@ -37,6 +37,8 @@ fn policy() -> CreditsPolicy {
         snapshot_every: std::time::Duration::from_secs(24 * 3600),
         timeout: std::time::Duration::from_secs(2),
         max_answer_bytes: 1024 * 1024,
+        retries: 0,
+        retry_wait: std::time::Duration::from_millis(10),
     }
 }
 

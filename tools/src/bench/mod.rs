@@ -185,13 +185,13 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
     let client = load::client(std::time::Duration::from_secs(120))?;
     if args.group == Group::Events {
         println!("backend: {:?}; {nodes} nodes", db.backend());
-        events::run(&settings.database.url, &db, &args.events).await?;
+        events::run(settings.database.url(), &db, &args.events).await?;
         db.close().await?;
         return Ok(());
     }
     if args.group == Group::Overload {
         println!("backend: {:?}; {nodes} nodes", db.backend());
-        flood::run(&client, &settings.database.url, &db, nodes, &args.flood).await?;
+        flood::run(&client, settings.database.url(), &db, nodes, &args.flood).await?;
         db.close().await?;
         return Ok(());
     }
@@ -221,7 +221,7 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
     };
     for (cache, scenarios) in groups {
         let server =
-            ServerProcess::start(&settings.database.url, &[("PNODE_VIEW_CACHE_MB", cache)])?;
+            ServerProcess::start(settings.database.url(), &[("PNODE_VIEW_CACHE_MB", cache)])?;
         println!("-- view cache {cache} MB");
         for scenario in &scenarios {
             measure(&client, &server, &db, nodes, &args, scenario).await?;
@@ -232,7 +232,7 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     if args.group == Group::Views && args.fleet.seconds > 0 {
-        let server = ServerProcess::start(&settings.database.url, &[])?;
+        let server = ServerProcess::start(settings.database.url(), &[])?;
         fleet::run(&client, &server, &db, nodes, &args.fleet).await?;
     }
     db.close().await?;

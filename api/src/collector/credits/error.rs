@@ -40,6 +40,16 @@ impl CreditsError {
         }
     }
 
+    /// Whether trying again soon may succeed: no answer, or the source overloaded or failing
+    /// (429, 5xx). An answer it gave and meant (a 404, a bad shape) would be the same again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout | Self::Connect(_) => true,
+            Self::HttpStatus(status) => *status == 429 || *status >= 500,
+            Self::TooLarge | Self::NotJson(_) | Self::Shape(_) | Self::Database(_) => false,
+        }
+    }
+
     /// Maps a reqwest failure: its own message rarely says what failed ("connection refused" is
     /// two causes down), so the whole chain is kept.
     pub(super) fn transport(err: &reqwest::Error) -> Self {

@@ -13,6 +13,7 @@ mod store;
 
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable as _};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -37,15 +38,21 @@ pub struct CreditsPolicy {
     pub timeout: Duration,
     /// Answers longer than this are refused while they stream in.
     pub max_answer_bytes: usize,
+    /// Fetches tried again after a transient failure (no answer, a 429 or a 5xx), each after a
+    /// wait that doubles from `retry_wait`, with jitter.
+    pub retries: usize,
+    pub retry_wait: Duration,
 }
 
 impl Default for CreditsPolicy {
-    /// A snapshot a day, 10 s per fetch, 32 MiB answers at most.
+    /// A snapshot a day, 10 s per fetch, 32 MiB answers at most, 2 retries from 1 s.
     fn default() -> Self {
         Self {
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             timeout: DEFAULT_TIMEOUT,
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            retries: 2,
+            retry_wait: Duration::from_secs(1),
         }
     }
 }
@@ -87,7 +94,18 @@ pub async fn refresh<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let (credits, skipped) = fetch(client, url, policy).await?;
+    let retry = ExponentialBuilder::default()
+        .with_min_delay(policy.retry_wait)
+        .with_max_times(policy.retries)
+        .with_jitter();
+    let (credits, skipped) = (|| fetch(client, url, policy))
+        .retry(retry)
+        .sleep(tokio::time::sleep)
+        .when(CreditsError::is_transient)
+        .notify(|err, wait| {
+            tracing::debug!(kind = err.kind(), error = %err, ?wait, "credits fetch failed; trying again");
+        })
+        .await?;
     let mut report = store(db, url, &credits, policy, now).await?;
     report.skipped += skipped;
     tracing::debug!(?report, "credits stored");
