@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::{
     collecting::{Rig, collector_for, connect, fast_settings},
-    helpers::{Backend, spawn_app, spawn_app_with},
+    helpers::{Backend, spawn_app, spawn_app_with, wait_until},
 };
 
 on_both_backends!(
@@ -256,9 +256,20 @@ async fn credits_reach_the_view_and_a_malformed_answer_changes_nothing(backend: 
     .await;
     assert!(snapshots >= sim.pods().len() as i64);
 
-    // A malformed answer changes nothing, however often it is fetched.
+    // A malformed answer changes nothing, however often it is fetched (and the credits it
+    // hides have moved on: a refresh that read them would change the view).
     sim.set_credits_fault(true);
     sim.tick();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let served = sim.credits_served();
+    wait_until("three garbage answers fetched", || async {
+        sim.credits_served() >= served + 3
+    })
+    .await;
     assert_eq!(credited().await, before);
+    // The source heals: the credits that moved reach the view.
+    sim.set_credits_fault(false);
+    wait_until("the new credits in the view", || async {
+        credited().await != before
+    })
+    .await;
 }

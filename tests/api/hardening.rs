@@ -16,7 +16,7 @@ use tokio::{
 
 use crate::{
     binary::Server,
-    helpers::{Backend, TestApp, TestDb, some_network, spawn_app, spawn_app_with},
+    helpers::{Backend, TestApp, TestDb, some_network, spawn_app, spawn_app_with, wait_until},
     metrics::{scrape, value},
 };
 
@@ -370,7 +370,10 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
     assert_eq!(app.get("/api/pnodes?limit=1").await.status(), 200);
 
     let mut stream = unread_full_view(&app).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    wait_until("the write timeout drops the client", || async {
+        value(&scrape(&app).await, "http_write_timeouts_total", &[]) == 1.0
+    })
+    .await;
 
     let mut received = Vec::new();
     let _reset_or_closed = stream.read_to_end(&mut received).await;
@@ -417,7 +420,10 @@ async fn a_flood_of_full_views_gets_503_beyond_the_bound_and_pages_still_answer(
 
     // A full view streamed to a client that does not read holds the one permit.
     let mut holder = unread_full_view(&app).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until("the unread full view holds the permit", || async {
+        value(&scrape(&app).await, "pnode_full_views_running", &[]) == 1.0
+    })
+    .await;
 
     let refused = app.get("/api/pnodes?sort=credits").await;
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);

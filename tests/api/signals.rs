@@ -50,7 +50,13 @@ async fn stops_gracefully_on(signal: Signal, backend: &Backend) {
         .write_all(&request.repeat(4))
         .await
         .expect("send the requests");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The first response is on its way.
+    let mut received = vec![0_u8; 12];
+    tokio::time::timeout(Duration::from_secs(30), stream.read_exact(&mut received))
+        .await
+        .expect("the answer starts within 30 s")
+        .expect("read the status line");
+    assert_eq!(&received, b"HTTP/1.1 200");
 
     nix::sys::signal::kill(server.pid(), signal).expect("send the signal");
     server.wait_for_log("shutting down: finishing in-flight requests");
@@ -60,7 +66,6 @@ async fn stops_gracefully_on(signal: Signal, backend: &Backend) {
         "the server quit with a response in flight"
     );
 
-    let mut received = Vec::new();
     stream
         .read_to_end(&mut received)
         .await
@@ -98,6 +103,8 @@ async fn sigterm_with_full_views_in_flight_loses_none(backend: Backend) {
         &db.url,
         &[
             ("PNODE_VIEW_CACHE_MB", "1"),
+            // All four views at once, so that each is being sent when the signal lands.
+            ("PNODE_FULL_VIEW_CONCURRENCY", "4"),
             ("PNODE_FULL_VIEW_WAIT", "30s"),
         ],
     );
@@ -123,15 +130,25 @@ async fn sigterm_with_full_views_in_flight_loses_none(backend: Backend) {
             .expect("send the request");
         streams.push((encoding, stream));
     }
-    // Long enough for every view to be read and to start going out.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every view is being sent: each client has the start of its answer.
+    let streams = futures_util::future::join_all(streams.into_iter().map(
+        |(encoding, mut stream)| async move {
+            let mut start = vec![0_u8; 12];
+            tokio::time::timeout(Duration::from_secs(30), stream.read_exact(&mut start))
+                .await
+                .expect("the answer starts within 30 s")
+                .expect("read the status line");
+            assert_eq!(&start, b"HTTP/1.1 200", "{encoding}");
+            (encoding, start, stream)
+        },
+    ))
+    .await;
 
     nix::sys::signal::kill(server.pid(), Signal::SIGTERM).expect("send the signal");
     server.wait_for_log("shutting down: finishing in-flight requests");
     let readers = streams
         .into_iter()
-        .map(|(encoding, mut stream)| async move {
-            let mut received = Vec::new();
+        .map(|(encoding, mut received, mut stream)| async move {
             stream
                 .read_to_end(&mut received)
                 .await
@@ -235,8 +252,17 @@ async fn sigterm_during_a_collection_cycle_lets_it_finish_its_writes(backend: Ba
         &db.url,
         &[("PNODE_SEEDS", &seeds), ("PNODE_INGEST_INTERVAL", "1h")],
     );
-    server.wait_until_listening();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let addr = server.wait_until_listening();
+    // The first cycle has opened its run (and waits on the slow seed).
+    let status = format!("http://{addr}/api/ingestion-status");
+    crate::helpers::wait_until("the first cycle runs", || async {
+        let status: serde_json::Value = match reqwest::get(&status).await {
+            Ok(response) => response.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        };
+        status["isRunning"] == true
+    })
+    .await;
 
     nix::sys::signal::kill(server.pid(), Signal::SIGTERM).expect("send the signal");
     server.wait_for_log("collection cycle finished");

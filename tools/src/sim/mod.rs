@@ -241,6 +241,11 @@ impl SimNetwork {
         self.shared.network().set_credits_garbage(garbage);
     }
 
+    /// How many answers the credits API has given so far (garbage included).
+    pub fn credits_served(&self) -> u64 {
+        self.shared.network().credits_served()
+    }
+
     /// Time passes ([`TICK_SECONDS`]): counters, uptimes and credits grow, and each seed's
     /// lagged view moves on by one pod.
     pub fn tick(&self) {

@@ -29,6 +29,8 @@ pub(super) struct Network {
     strays: Vec<Node>,
     seed_faults: Vec<SeedFault>,
     credits_garbage: bool,
+    /// Answers the credits API has given (garbage included).
+    credits_served: u64,
     now: i64,
     ticks: u64,
     /// Simulated seconds passed since the start.
@@ -99,6 +101,7 @@ impl Network {
             strays,
             seed_faults: vec![SeedFault::None; config.seeds],
             credits_garbage: false,
+            credits_served: 0,
             now,
             ticks: 0,
             elapsed: 0,
@@ -138,6 +141,15 @@ impl Network {
         if let Some(node) = self.pods.get_mut(pod) {
             node.fault = fault;
         }
+    }
+
+    /// Counts one answer of the credits API.
+    pub(super) fn serve_credits(&mut self) {
+        self.credits_served += 1;
+    }
+
+    pub(super) fn credits_served(&self) -> u64 {
+        self.credits_served
     }
 
     pub(super) fn credits_garbage(&self) -> bool {

@@ -191,7 +191,8 @@ fn credits(req: &HttpRequest, shared: &Shared) -> HttpResponse {
     if req.method() != Method::GET {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "use GET");
     }
-    let network = shared.network();
+    let mut network = shared.network();
+    network.serve_credits();
     if network.credits_garbage() {
         return plain(StatusCode::OK, GARBAGE);
     }
