@@ -16,6 +16,8 @@
 //!
 //! The binary (package `pnode-api`) parses the command line and calls into [`app`].
 
+#![warn(unreachable_pub)]
+
 pub mod app;
 pub mod collector;
 pub mod db;

@@ -18,7 +18,7 @@ use crate::{
 
 /// The pods of one answer worth recording, one per pubkey.
 #[derive(Debug, Default)]
-pub struct Selected {
+pub(super) struct Selected {
     pub pods: Vec<(String, Pod)>,
     /// Entries without a pubkey, with one that is not base58 of 32 bytes, or malformed.
     pub skipped: usize,
@@ -26,7 +26,7 @@ pub struct Selected {
 
 /// Keeps the pods with a valid pubkey; a pubkey reported at several addresses (NAT, restarts)
 /// keeps the entry seen most recently.
-pub fn select(answer: PodsAnswer) -> Selected {
+pub(super) fn select(answer: PodsAnswer) -> Selected {
     let mut skipped = answer.malformed;
     let mut by_pubkey: HashMap<String, Pod> = HashMap::new();
     for pod in answer.pods {
@@ -47,7 +47,7 @@ pub fn select(answer: PodsAnswer) -> Selected {
 }
 
 /// Writes what `seed` reported at `now`, all or nothing. Returns the id of each node.
-pub async fn record<C>(
+pub(super) async fn record<C>(
     db: &C,
     seed: &str,
     pods: &[(String, Pod)],

@@ -12,13 +12,13 @@ const LOCK_KEY: i64 = 0x706e_6f64_6563_6f6c;
 
 /// Whether this process may collect, re-checked before every cycle.
 #[derive(Debug)]
-pub struct Leadership {
+pub(super) struct Leadership {
     url: Option<String>,
     held: Option<PgConnection>,
 }
 
 impl Leadership {
-    pub fn new(backend: DbBackend, url: &str) -> Self {
+    pub(super) fn new(backend: DbBackend, url: &str) -> Self {
         Self {
             url: (backend == DbBackend::Postgres).then(|| url.to_owned()),
             held: None,
@@ -26,7 +26,7 @@ impl Leadership {
     }
 
     /// True when this process holds (or has just taken) the lock, or needs none.
-    pub async fn acquire(&mut self) -> Result<bool, sqlx::Error> {
+    pub(super) async fn acquire(&mut self) -> Result<bool, sqlx::Error> {
         let Some(url) = &self.url else {
             return Ok(true);
         };
@@ -52,7 +52,7 @@ impl Leadership {
     }
 
     /// Lets another replica take over.
-    pub async fn release(&mut self) {
+    pub(super) async fn release(&mut self) {
         if let Some(conn) = self.held.take() {
             let _ = conn.close().await;
         }

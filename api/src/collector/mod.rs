@@ -5,7 +5,7 @@ mod clock;
 pub mod credits;
 mod gossip;
 mod lock;
-pub mod metrics;
+pub(crate) mod metrics;
 mod plan;
 pub mod retention;
 mod runs;

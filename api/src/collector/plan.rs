@@ -13,7 +13,7 @@ use crate::net::prpc::Pod;
 
 /// One node as one seed reported it, once the answer is recorded (the node has its id).
 #[derive(Debug, Clone, Copy)]
-pub struct Reported<'a> {
+pub(super) struct Reported<'a> {
     /// The seed's position in the configured list.
     pub seed: usize,
     pub id: i64,
@@ -22,7 +22,7 @@ pub struct Reported<'a> {
 
 /// What every seed's answer of a cycle says, one entry per node.
 #[derive(Debug, Default)]
-pub struct Merged<'a> {
+pub(super) struct Merged<'a> {
     /// The seeds (positions, ascending) that reported each node.
     pub reported_by: BTreeMap<i64, Vec<usize>>,
     /// Each node's freshest report: the highest `last_seen_timestamp`; between equal ones (or
@@ -31,7 +31,7 @@ pub struct Merged<'a> {
 }
 
 /// Merges the reports of every seed (in any order) into one per node.
-pub fn merge<'a>(reports: impl IntoIterator<Item = Reported<'a>>) -> Merged<'a> {
+pub(super) fn merge<'a>(reports: impl IntoIterator<Item = Reported<'a>>) -> Merged<'a> {
     let mut reports: Vec<Reported<'a>> = reports.into_iter().collect();
     // In seed order, so that a tie keeps the first seed's report whatever order they came in.
     reports.sort_by_key(|report| report.seed);
@@ -54,7 +54,7 @@ pub fn merge<'a>(reports: impl IntoIterator<Item = Reported<'a>>) -> Merged<'a> 
 
 impl Merged<'_> {
     /// Nodes whose freshest report says they are public.
-    pub fn public(&self) -> i64 {
+    pub(super) fn public(&self) -> i64 {
         self.freshest
             .values()
             .filter(|pod| pod.is_public == Some(true))
@@ -63,7 +63,7 @@ impl Merged<'_> {
 
     /// Where to ask each node for its stats: at the address of its freshest report (a node
     /// whose address gives no pRPC URL is not asked), by id.
-    pub fn targets(&self) -> Vec<Target> {
+    pub(super) fn targets(&self) -> Vec<Target> {
         let mut targets: Vec<Target> = self
             .freshest
             .iter()
@@ -78,7 +78,7 @@ impl Merged<'_> {
 }
 
 /// The targets whose backoff has ended: all but the `waiting` ones.
-pub fn due(targets: Vec<Target>, waiting: &HashSet<i64>) -> Vec<Target> {
+pub(super) fn due(targets: Vec<Target>, waiting: &HashSet<i64>) -> Vec<Target> {
     targets
         .into_iter()
         .filter(|target| !waiting.contains(&target.pnode_id))
@@ -87,7 +87,7 @@ pub fn due(targets: Vec<Target>, waiting: &HashSet<i64>) -> Vec<Target> {
 
 /// What a cycle did, overall and per seed: nodes observed, in backoff, and the get-stats calls
 /// made and answered (`answered`: per node polled, whether it answered).
-pub fn tally(
+pub(super) fn tally(
     merged: &Merged<'_>,
     waiting: &HashSet<i64>,
     answered: &HashMap<i64, bool>,

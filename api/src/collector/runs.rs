@@ -37,7 +37,7 @@ pub struct SeedReport {
 
 /// Opens the run: its row exists, unfinished, while the cycle works (the ingestion status shows
 /// it running).
-pub async fn start<C>(db: &C, now: DateTime<Utc>) -> Result<i64, DbErr>
+pub(super) async fn start<C>(db: &C, now: DateTime<Utc>) -> Result<i64, DbErr>
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -63,7 +63,7 @@ where
 /// now, counted here) and per-seed figures, scores every node and records the events of the
 /// close (the nodes that changed since last announced, a node gone when not observed for
 /// `gone_after`; then the cycle), all as of `now`, in one transaction. Returns the events.
-pub async fn finish<C>(
+pub(super) async fn finish<C>(
     db: &C,
     run_id: i64,
     totals: &Counts,

@@ -19,10 +19,10 @@ use crate::{
 const MIN_RATE_GAP_SECONDS: f64 = 5.0;
 
 /// What a new sample's rates are computed from: the node's newest sample.
-pub type Previous = sample::Model;
+pub(super) type Previous = sample::Model;
 
 /// The newest sample of each node of `ids`, keyed by node.
-pub async fn newest(
+pub(super) async fn newest(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<HashMap<i64, Previous>, DbErr> {
@@ -50,7 +50,7 @@ fn newest_samples(backend: DbBackend, ids: &[i64]) -> Statement {
 }
 
 /// A new sample of `stats` taken at `now`, with rates from `previous`.
-pub fn row(
+pub(super) fn row(
     pnode_id: i64,
     stats: &NodeStats,
     previous: Option<&Previous>,

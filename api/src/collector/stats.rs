@@ -24,14 +24,14 @@ const DEFAULT_RPC_PORT: u16 = 6000;
 
 /// A node to ask, and where.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(super) struct Target {
     pub pnode_id: i64,
     /// `http://ip:rpc_port`.
     pub url: String,
 }
 
 /// Builds the pRPC URL of a node from its gossip address and advertised port.
-pub fn rpc_url(address: &str, rpc_port: Option<u16>) -> Option<String> {
+pub(super) fn rpc_url(address: &str, rpc_port: Option<u16>) -> Option<String> {
     let (host, _gossip_port) = address.rsplit_once(':')?;
     (!host.is_empty()).then(|| format!("http://{host}:{}", rpc_port.unwrap_or(DEFAULT_RPC_PORT)))
 }
@@ -39,7 +39,7 @@ pub fn rpc_url(address: &str, rpc_port: Option<u16>) -> Option<String> {
 /// How long a node that failed `failures` times in a row (1 or more) is left alone, from the
 /// start of the cycle that failed: 60 s · 2^min(failures, 5). A node that answered waits for
 /// nothing: it is asked again in the next cycle.
-pub fn backoff(failures: i64) -> Duration {
+pub(super) fn backoff(failures: i64) -> Duration {
     Duration::seconds(60 << failures.clamp(0, 5))
 }
 
@@ -49,13 +49,13 @@ const DUE_SLACK: Duration = Duration::seconds(1);
 
 /// The outcome of polling one node.
 #[derive(Debug)]
-pub struct Polled {
+pub(super) struct Polled {
     pub pnode_id: i64,
     pub stats: Option<NodeStats>,
 }
 
 /// Of `ids`, those still in failure backoff for a cycle started at `started`.
-pub async fn in_backoff(
+pub(super) async fn in_backoff(
     db: &impl ConnectionTrait,
     ids: &[i64],
     started: DateTime<Utc>,
@@ -77,7 +77,7 @@ pub async fn in_backoff(
 
 /// Calls every target, `concurrency` at a time, until `deadline`: targets not answered by then
 /// are left out of the result (not counted as attempts).
-pub async fn poll(
+pub(super) async fn poll(
     client: &PrpcClient,
     targets: Vec<Target>,
     concurrency: usize,
@@ -112,7 +112,7 @@ pub async fn poll(
 /// Writes the samples taken at `now` and the nodes' new state, in one transaction: a node that
 /// answered is due again next cycle; one that failed waits [`backoff`] from `started`, the start
 /// of this cycle (so that, at an interval equal to the backoff, it skips exactly one cycle).
-pub async fn record<C>(
+pub(super) async fn record<C>(
     db: &C,
     polled: &[Polled],
     started: DateTime<Utc>,

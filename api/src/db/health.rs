@@ -81,7 +81,7 @@ impl WriteHealth {
 
 /// The SQLite file the pool opened, and which file it was (device and inode).
 #[derive(Debug, Clone)]
-pub struct SqliteFile {
+pub(crate) struct SqliteFile {
     path: PathBuf,
     identity: Option<(u64, u64)>,
 }
@@ -103,18 +103,14 @@ pub enum FileProblem {
 
 impl SqliteFile {
     /// The file at `path` as it is now (call once the pool has it open).
-    pub fn opened(path: PathBuf) -> Self {
+    pub(crate) fn opened(path: PathBuf) -> Self {
         let identity = identity(&path);
         Self { path, identity }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Whether the file at the path is still the one opened. (Only its metadata is read: opening
     /// and closing another descriptor of a SQLite file would drop the process's locks on it.)
-    pub fn check(&self) -> Result<(), FileProblem> {
+    pub(crate) fn check(&self) -> Result<(), FileProblem> {
         match fs::metadata(&self.path) {
             Err(err) if err.kind() == ErrorKind::NotFound => {
                 Err(FileProblem::Gone(self.path.clone()))
@@ -139,7 +135,7 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
 /// if new, and WAL's `-wal` and `-shm` beside it). The error names the directory, the file and
 /// why, with the directory's permissions. (The file itself is left to SQLite: opening and closing
 /// a descriptor of it here would drop the locks another pool of this process holds on it.)
-pub fn check_directory(file: &Path) -> Result<(), String> {
+pub(crate) fn check_directory(file: &Path) -> Result<(), String> {
     let dir = match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -175,7 +171,7 @@ pub fn check_directory(file: &Path) -> Result<(), String> {
 }
 
 /// Why SQLite could not open `file` for writing: its error, with the file's permissions.
-pub fn cannot_open(file: &Path, err: impl std::fmt::Display) -> String {
+pub(crate) fn cannot_open(file: &Path, err: impl std::fmt::Display) -> String {
     format!(
         "cannot open the SQLite database {} for writing: {err}{}",
         file.display(),

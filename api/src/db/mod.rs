@@ -1,7 +1,7 @@
 //! The database: one pool for the process, SQLite or PostgreSQL by URL.
 
-pub mod health;
-pub mod newest;
+pub(crate) mod health;
+pub(crate) mod newest;
 pub mod settings;
 pub mod version;
 

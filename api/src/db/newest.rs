@@ -22,7 +22,7 @@ use sea_orm::{
 
 /// A history table: rows of a key over time, indexed on (key, time); `id` breaks ties in time.
 #[derive(Debug, Clone)]
-pub struct History {
+pub(crate) struct History {
     table: DynIden,
     key: DynIden,
     time: DynIden,
@@ -32,7 +32,7 @@ pub struct History {
 }
 
 /// A node's gossip observations.
-pub fn observations() -> History {
+pub(crate) fn observations() -> History {
     History::new(
         observation::Entity,
         observation::Column::PnodeId,
@@ -42,7 +42,7 @@ pub fn observations() -> History {
 }
 
 /// A node's stats samples.
-pub fn samples() -> History {
+pub(crate) fn samples() -> History {
     History::new(
         sample::Entity,
         sample::Column::PnodeId,
@@ -52,7 +52,7 @@ pub fn samples() -> History {
 }
 
 /// A pod's credits snapshots (by pubkey: credits may come before gossip).
-pub fn credit_snapshots() -> History {
+pub(crate) fn credit_snapshots() -> History {
     History::new(
         snapshot::Entity,
         snapshot::Column::PodPubkey,
@@ -63,7 +63,7 @@ pub fn credit_snapshots() -> History {
 
 /// Which row of a key's newest `among` to take.
 #[derive(Debug, Clone)]
-pub struct Pick {
+pub(crate) struct Pick {
     /// How many of the newest rows are candidates.
     pub among: u64,
     /// Of the candidates, the newest whose column this is not null; else the newest.
@@ -72,7 +72,7 @@ pub struct Pick {
 
 impl Pick {
     /// The newest row.
-    pub fn newest() -> Self {
+    pub(crate) fn newest() -> Self {
         Self {
             among: 1,
             preferring: None,
@@ -82,7 +82,7 @@ impl Pick {
 
 /// How a picked row joins a statement.
 #[derive(Debug, Clone)]
-pub struct PickedJoin {
+pub(crate) struct PickedJoin {
     /// `LeftJoin` keeps keys without history, `InnerJoin` drops them.
     pub kind: JoinType,
     /// The joined row's alias in the statement, where all its columns can be read.
@@ -96,7 +96,12 @@ const CANDIDATES: &str = "candidates";
 const INNER: &str = "history";
 
 impl History {
-    pub fn new<E: EntityTrait>(entity: E, key: E::Column, time: E::Column, id: E::Column) -> Self {
+    pub(crate) fn new<E: EntityTrait>(
+        entity: E,
+        key: E::Column,
+        time: E::Column,
+        id: E::Column,
+    ) -> Self {
         Self {
             table: entity.into_iden(),
             key: key.into_iden(),
@@ -108,7 +113,7 @@ impl History {
 
     /// Every column of the newest row of each key that `driver` (a statement with its FROM and
     /// conditions, selecting nothing yet) yields as `key`: keys without history are left out.
-    pub fn newest_of_each(
+    pub(crate) fn newest_of_each(
         &self,
         backend: DbBackend,
         mut driver: SelectStatement,
@@ -133,7 +138,7 @@ impl History {
 
     /// `SELECT columns FROM table WHERE key = key ORDER BY time DESC, id DESC LIMIT n`, with the
     /// table aliased `history`: the newest `n` rows of `key`. More conditions may be added.
-    pub fn newest(&self, columns: &[DynIden], key: Expr, n: u64) -> SelectStatement {
+    pub(crate) fn newest(&self, columns: &[DynIden], key: Expr, n: u64) -> SelectStatement {
         let mut select = Query::select();
         for column in columns {
             select.column((INNER, column.clone()));
@@ -148,7 +153,7 @@ impl History {
     }
 
     /// The time column of the rows [`History::newest`] selects, for further conditions on them.
-    pub fn time_of_newest(&self) -> Expr {
+    pub(crate) fn time_of_newest(&self) -> Expr {
         Expr::col((INNER, self.time.clone()))
     }
 
@@ -205,7 +210,7 @@ impl History {
 
     /// Joins to `select` the picked row of each `key` (an expression over the tables already in
     /// `select`), as `join` says.
-    pub fn join_picked(
+    pub(crate) fn join_picked(
         &self,
         backend: DbBackend,
         select: &mut SelectStatement,

@@ -1,9 +1,9 @@
 //! Plain types every layer shares: validated values and their formats, no I/O.
 
-pub mod params;
-pub mod pubkey;
-pub mod score;
-pub mod secret;
-pub mod seeds;
-pub mod timestamp;
+pub(crate) mod params;
+pub(crate) mod pubkey;
+pub(crate) mod score;
+pub(crate) mod secret;
+pub(crate) mod seeds;
+pub(crate) mod timestamp;
 pub mod version;

@@ -28,7 +28,7 @@ const EXCERPT_CHARS: usize = 40;
 
 /// `value` quoted for an error message: its first characters, and `…` when there are more (a
 /// client's input is echoed bounded, whatever its length).
-pub fn excerpt(value: &str) -> String {
+pub(crate) fn excerpt(value: &str) -> String {
     let mut chars = value.chars();
     let shown: String = chars.by_ref().take(EXCERPT_CHARS).collect();
     if chars.next().is_some() {
@@ -39,12 +39,12 @@ pub fn excerpt(value: &str) -> String {
 }
 
 /// `None` for an absent or blank value.
-pub fn non_empty(value: Option<String>) -> Option<String> {
+pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
 /// `value` if it is at most `max` bytes long.
-pub fn bounded(
+pub(crate) fn bounded(
     parameter: &'static str,
     value: String,
     max: usize,
@@ -60,7 +60,7 @@ pub fn bounded(
 
 /// `value` if it holds no control character (a NUL byte would match everything on SQLite and
 /// fail on PostgreSQL).
-pub fn text(parameter: &'static str, value: String) -> Result<String, InvalidParameter> {
+pub(crate) fn text(parameter: &'static str, value: String) -> Result<String, InvalidParameter> {
     if value.chars().any(char::is_control) {
         return Err(InvalidParameter::new(
             parameter,
@@ -71,7 +71,7 @@ pub fn text(parameter: &'static str, value: String) -> Result<String, InvalidPar
 }
 
 /// `true` or `false`.
-pub fn boolean(parameter: &'static str, value: &str) -> Result<bool, InvalidParameter> {
+pub(crate) fn boolean(parameter: &'static str, value: &str) -> Result<bool, InvalidParameter> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),
@@ -83,7 +83,7 @@ pub fn boolean(parameter: &'static str, value: &str) -> Result<bool, InvalidPara
 }
 
 /// An integer from `min` to `max`.
-pub fn integer(
+pub(crate) fn integer(
     parameter: &'static str,
     value: &str,
     min: u64,
@@ -105,7 +105,7 @@ pub fn integer(
 }
 
 /// One of `choices`, by name.
-pub fn one_of<T: Copy>(
+pub(crate) fn one_of<T: Copy>(
     parameter: &'static str,
     value: &str,
     choices: &[(&str, T)],
@@ -128,7 +128,7 @@ pub fn one_of<T: Copy>(
 }
 
 /// An RFC 3339 time, e.g. `2025-12-06T21:49:13Z` (any offset; kept in UTC).
-pub fn timestamp(
+pub(crate) fn timestamp(
     parameter: &'static str,
     value: &str,
 ) -> Result<chrono::DateTime<chrono::Utc>, InvalidParameter> {

@@ -2,7 +2,7 @@
 //! carry strings that are not ("TestPubkey14", empty, truncated); those are skipped and counted.
 
 /// Whether `key` is the base58 encoding of exactly 32 bytes.
-pub fn is_valid(key: &str) -> bool {
+pub(crate) fn is_valid(key: &str) -> bool {
     bs58::decode(key)
         .into_vec()
         .is_ok_and(|bytes| bytes.len() == 32)

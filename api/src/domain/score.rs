@@ -17,12 +17,12 @@ use utoipa::ToSchema;
 use crate::domain::version;
 
 /// The window of `statsSuccess24h` and the uptime that earns a full `uptime` part.
-pub const DAY: Duration = Duration::hours(24);
+pub(crate) const DAY: Duration = Duration::hours(24);
 
 /// The weight of each part, in points: they add up to 100.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Weights {
+pub(crate) struct Weights {
     pub reachable: f64,
     #[serde(rename = "statsSuccess24h")]
     pub stats_success_24h: f64,
@@ -32,7 +32,7 @@ pub struct Weights {
 }
 
 /// The published weights.
-pub const WEIGHTS: Weights = Weights {
+pub(crate) const WEIGHTS: Weights = Weights {
     reachable: 30.0,
     stats_success_24h: 25.0,
     version_currency: 20.0,
@@ -46,7 +46,7 @@ const MAX_VERSIONS_PER_CLASS: usize = 1000;
 
 /// The versions `versionCurrency` gives credit to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VersionCredit {
+pub(crate) struct VersionCredit {
     /// The bar: the newest version that at least two nodes run (the newest of all when no
     /// version has two).
     pub newest: Option<String>,
@@ -57,7 +57,7 @@ pub struct VersionCredit {
 }
 
 /// Which versions of `run` (each with the number of nodes running it) earn full or half credit.
-pub fn version_credit(run: &[(String, i64)]) -> VersionCredit {
+pub(crate) fn version_credit(run: &[(String, i64)]) -> VersionCredit {
     let versioned: i64 = run.iter().map(|(_, nodes)| *nodes).sum();
     // At least 2 nodes and 5 % of the nodes with a version.
     let enough = Ord::max((versioned + 19) / 20, 2);

@@ -3,10 +3,10 @@
 
 use std::convert::Infallible;
 
-pub use secrecy::{ExposeSecret, SecretString};
+pub(crate) use secrecy::{ExposeSecret, SecretString};
 
 /// Reads a setting as a secret (clap's value parser).
-pub fn parse(text: &str) -> Result<SecretString, Infallible> {
+pub(crate) fn parse(text: &str) -> Result<SecretString, Infallible> {
     Ok(SecretString::from(text))
 }
 

@@ -7,15 +7,18 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serializer;
 
 /// `time` as the API writes it.
-pub fn format(time: &DateTime<Utc>) -> String {
+pub(crate) fn format(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub fn serialize<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer>(
+    time: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(time))
 }
 
-pub fn serialize_option<S: Serializer>(
+pub(crate) fn serialize_option<S: Serializer>(
     time: &Option<DateTime<Utc>>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {

@@ -26,14 +26,14 @@ use crate::{
 /// `GET /api/seeds`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SeedsBody {
+pub(crate) struct SeedsBody {
     pub seeds: Vec<SeedStatus>,
 }
 
 /// A seed and how it did in the newest finished cycle.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SeedStatus {
+pub(crate) struct SeedStatus {
     /// The seed's base URL, used as its id (`/api/seeds/{id}/pnodes` takes it URL-encoded, or
     /// the seed's position in this list, from 1).
     pub id: String,
@@ -53,7 +53,7 @@ pub struct SeedStatus {
 /// A seed's part in a cycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SeedOutcome {
+pub(crate) struct SeedOutcome {
     pub cycle_id: i64,
     #[serde(serialize_with = "timestamp::serialize_option")]
     #[schema(value_type = Option<String>, format = DateTime, required = true)]
@@ -67,7 +67,10 @@ pub struct SeedOutcome {
 
 /// Every listed seed with its outcome in the newest finished cycle (four statements: the seeds,
 /// the newest cycle, its per-seed figures, and each seed's newest answer time).
-pub async fn seed_list(db: &impl ConnectionTrait, configured: &Seeds) -> Result<SeedsBody, DbErr> {
+pub(crate) async fn seed_list(
+    db: &impl ConnectionTrait,
+    configured: &Seeds,
+) -> Result<SeedsBody, DbErr> {
     let listed = view::seeds(db, configured).await?;
     let last = run::Entity::find()
         .filter(run::Column::FinishedAt.is_not_null())
@@ -144,7 +147,7 @@ async fn newest_answers(
 }
 
 /// When `base_url`'s newest kept answer was recorded (its observations carry that time), if any.
-pub async fn answered_at(
+pub(crate) async fn answered_at(
     db: &impl ConnectionTrait,
     base_url: &str,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {

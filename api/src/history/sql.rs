@@ -16,7 +16,7 @@ use sea_orm::{
 use super::window::Window;
 
 /// The column the bucket index is selected as.
-pub const BUCKET: &str = "bucket";
+pub(super) const BUCKET: &str = "bucket";
 /// Inner alias of the rows being bucketed.
 const ROWS: &str = "rows";
 /// The alias of each bucket's newest row number.
@@ -49,7 +49,7 @@ fn at(column: impl sea_orm::sea_query::IntoIden) -> SimpleExpr {
 
 /// A node's stats samples in the window, by bucket: samples, cpu avg/max, RAM used avg/max,
 /// uptime of the bucket's newest sample, packets in/out and bytes per second avg, streams max.
-pub fn stats_buckets(backend: DbBackend, pnode_id: i64, window: &Window) -> Statement {
+pub(super) fn stats_buckets(backend: DbBackend, pnode_id: i64, window: &Window) -> Statement {
     let rows = Query::select()
         .column(Asterisk)
         .expr_as(
@@ -118,7 +118,7 @@ fn newest_first(
 /// The node's observations in the window where its address, version or public flag differs from
 /// the observation before (the first of the window always), oldest first: one row per change,
 /// not per observation.
-pub fn gossip_changes(backend: DbBackend, pnode_id: i64, window: &Window) -> Statement {
+pub(super) fn gossip_changes(backend: DbBackend, pnode_id: i64, window: &Window) -> Statement {
     let mut by_time = WindowStatement::new();
     by_time
         .order_by(observation::Column::ObservedAt, Order::Asc)
@@ -195,7 +195,7 @@ pub fn gossip_changes(backend: DbBackend, pnode_id: i64, window: &Window) -> Sta
 
 /// Finished collection runs in the window, by bucket of their start: cycles, nodes observed
 /// (avg, max), reachable and public (avg), get-stats attempted and succeeded (sums).
-pub fn cycle_buckets(backend: DbBackend, window: &Window) -> Statement {
+pub(super) fn cycle_buckets(backend: DbBackend, window: &Window) -> Statement {
     let rows = Query::select()
         .column(Asterisk)
         .expr_as(

@@ -8,9 +8,9 @@ use utoipa::IntoParams;
 use crate::domain::params::{self, InvalidParameter};
 
 /// Points (buckets) a history answer has at most, unless asked.
-pub const DEFAULT_POINTS: u64 = 200;
+pub(crate) const DEFAULT_POINTS: u64 = 200;
 /// The most points one may ask for.
-pub const MAX_POINTS: u64 = 1000;
+pub(crate) const MAX_POINTS: u64 = 1000;
 
 /// The query string as it arrives.
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -12,7 +12,7 @@ use prometheus_client::{
 use crate::observe::memory::{MemoryProbe, MemorySample};
 
 /// The content type of the OpenMetrics text format, which Prometheus reads.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The database pool's connections when scraped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,5 +3,5 @@
 
 pub mod allocator;
 pub mod memory;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod redact;

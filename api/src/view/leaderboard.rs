@@ -20,14 +20,14 @@ use crate::{
 };
 
 /// Most nodes one leaderboard lists.
-pub const MAX_LIMIT: u64 = 100;
+pub(crate) const MAX_LIMIT: u64 = 100;
 /// Nodes listed when `limit` is not given.
-pub const DEFAULT_LIMIT: u64 = 10;
+pub(crate) const DEFAULT_LIMIT: u64 = 10;
 
 /// What to rank by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ToSchema)]
 #[schema(rename_all = "lowercase")]
-pub enum Metric {
+pub(crate) enum Metric {
     /// The health score (`score`).
     Score,
     /// The newest stats sample's uptime, in seconds, of nodes whose last get-stats call succeeded.
@@ -66,7 +66,7 @@ impl Metric {
 /// The query string as it arrives.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct RawLeaderboardQuery {
+pub(crate) struct RawLeaderboardQuery {
     /// What to rank by (default `score`): `score`, `uptime` (newest stats sample, of nodes
     /// answering get-stats now), `credits` or `storage` (bytes committed).
     #[param(value_type = Option<Metric>)]
@@ -78,7 +78,7 @@ pub struct RawLeaderboardQuery {
 
 /// A validated leaderboard request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LeaderboardQuery {
+pub(crate) struct LeaderboardQuery {
     pub metric: Metric,
     pub limit: u64,
 }
@@ -104,7 +104,7 @@ impl TryFrom<RawLeaderboardQuery> for LeaderboardQuery {
 
 impl LeaderboardQuery {
     /// The request in one canonical text (a cache key: both parts come from closed sets).
-    pub fn canonical(&self) -> String {
+    pub(crate) fn canonical(&self) -> String {
         format!("metric={}&limit={}", self.metric.name(), self.limit)
     }
 }
@@ -112,7 +112,7 @@ impl LeaderboardQuery {
 /// `GET /api/leaderboard`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Leaderboard {
+pub(crate) struct Leaderboard {
     #[schema(value_type = Metric)]
     pub metric: &'static str,
     /// The score's weights, in points (they add up to 100).
@@ -124,7 +124,7 @@ pub struct Leaderboard {
 /// One ranked node.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Entry {
+pub(crate) struct Entry {
     /// 1 for the first, then one more per entry.
     pub rank: u64,
     pub id: i64,
@@ -151,7 +151,7 @@ struct Row {
 }
 
 /// The leaderboard `query` asks for (one statement).
-pub async fn rank(
+pub(crate) async fn rank(
     db: &impl ConnectionTrait,
     query: LeaderboardQuery,
 ) -> Result<Leaderboard, DbErr> {

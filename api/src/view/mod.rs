@@ -7,15 +7,15 @@
 //! of n nodes costs 2 + 2·⌈n/500⌉. Only ids are held for the whole selection; the full view's rows
 //! are built one chunk at a time.
 
-pub mod cost;
+pub(crate) mod cost;
 mod error;
-pub mod leaderboard;
-pub mod model;
-pub mod overload;
-pub mod query;
+pub(crate) mod leaderboard;
+pub(crate) mod model;
+pub(crate) mod overload;
+pub(crate) mod query;
 mod row;
-pub mod sql;
-pub mod stream;
+pub(crate) mod sql;
+pub(crate) mod stream;
 
 use std::collections::HashMap;
 

@@ -175,10 +175,15 @@ pub struct LatestStats {
 }
 
 /// `GET /api/pnodes`: the whole network (`globalPnodes`) without `limit`, one page (`pnodes`
-/// and `pagination`) with it.
+/// and `pagination`) with it. Its schema is the OpenAPI document's; the bodies themselves are
+/// written piece by piece (`crate::web::answer::pnodes`), in the same shape.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
-pub enum PnodesBody {
+#[expect(
+    dead_code,
+    reason = "a schema: the answers write these shapes without building it"
+)]
+pub(crate) enum PnodesBody {
     Full(FullView),
     Page(PageView),
 }
@@ -186,7 +191,7 @@ pub enum PnodesBody {
 /// The whole network, in the order asked for (streamed).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct FullView {
+pub(crate) struct FullView {
     /// The seeds: those configured, then any other the nodes name in `seedBaseUrlsSeen`.
     pub seeds: Vec<Seed>,
     pub global_pnodes: Vec<GlobalPnode>,
@@ -195,7 +200,7 @@ pub struct FullView {
 /// One page of the network (`limit` and `offset`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PageView {
+pub(crate) struct PageView {
     /// The seeds: those configured, then any other the nodes name in `seedBaseUrlsSeen`.
     pub seeds: Vec<Seed>,
     /// The page's nodes, in order.
@@ -206,7 +211,7 @@ pub struct PageView {
 /// The start of a body that lists nodes under `key` (`globalPnodes` or `pnodes`) after `seeds`
 /// (a JSON array): `{"seeds":[…],"globalPnodes":[`. Every writer of such a body starts it here,
 /// so that a streamed answer and a cached one are the same bytes.
-pub fn nodes_body_head(seeds_json: &[u8], key: &str) -> Vec<u8> {
+pub(crate) fn nodes_body_head(seeds_json: &[u8], key: &str) -> Vec<u8> {
     let mut head = Vec::with_capacity(seeds_json.len() + key.len() + 16);
     head.extend_from_slice(b"{\"seeds\":");
     head.extend_from_slice(seeds_json);
@@ -230,7 +235,7 @@ pub struct Pagination {
 
 /// A score as answers show it: rounded to one decimal, half away from zero (stored unrounded,
 /// so that ordering by it and this rounding are the same on every backend).
-pub fn shown_score(score: f64) -> f64 {
+pub(crate) fn shown_score(score: f64) -> f64 {
     (score * 10.0).round() / 10.0
 }
 

@@ -25,7 +25,7 @@ pub struct Busy {
 
 /// See the module documentation.
 #[derive(Debug)]
-pub struct FullViewGate {
+pub(crate) struct FullViewGate {
     permits: Arc<Semaphore>,
     limit: usize,
     wait: Duration,
@@ -36,7 +36,7 @@ pub struct FullViewGate {
 
 impl FullViewGate {
     /// At most `limit` (at least 1) computations at once; each waits at most `wait` for its turn.
-    pub fn new(limit: usize, wait: Duration) -> Self {
+    pub(crate) fn new(limit: usize, wait: Duration) -> Self {
         let limit = limit.max(1);
         Self {
             permits: Arc::new(Semaphore::new(limit)),
@@ -49,7 +49,7 @@ impl FullViewGate {
     }
 
     /// A permit to compute one full view, held until dropped.
-    pub async fn enter(&self) -> Result<Permit, Busy> {
+    pub(crate) async fn enter(&self) -> Result<Permit, Busy> {
         let waited =
             tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned()).await;
         match waited {
@@ -73,7 +73,7 @@ impl FullViewGate {
     }
 
     /// Registers the gate's counters (named under the prefix given, e.g. `pnode_full_views`).
-    pub fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "admitted",
             "Full-view computations let through",
@@ -94,7 +94,7 @@ impl FullViewGate {
 
 /// The right to compute one full view.
 #[derive(Debug)]
-pub struct Permit {
+pub(crate) struct Permit {
     _permit: OwnedSemaphorePermit,
     running: Gauge,
 }

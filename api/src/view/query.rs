@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use crate::domain::params::{self, InvalidParameter, non_empty};
 
 /// Most nodes one page may hold.
-pub const MAX_LIMIT: u64 = 1000;
+pub(crate) const MAX_LIMIT: u64 = 1000;
 /// Longest accepted `q`, in characters.
 const MAX_QUERY_LEN: usize = 200;
 /// Longest accepted `seed` and `version`, in bytes: longer ones match nothing anyway, and every

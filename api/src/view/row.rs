@@ -9,15 +9,15 @@ use super::model::{GlobalPnode, LatestStats, ScoreParts, shown_score};
 
 /// Aliases of the tables in the view's statements. In a details row each table's columns are
 /// prefixed with its alias and `_` (see [`prefix`]).
-pub const NODE: &str = "p";
-pub const OBSERVATION: &str = "o";
-pub const SAMPLE: &str = "s";
+pub(super) const NODE: &str = "p";
+pub(super) const OBSERVATION: &str = "o";
+pub(super) const SAMPLE: &str = "s";
 /// Selected columns of the details row that come from no entity.
-pub const CREDITS_NOW: &str = "credits_now";
-pub const CREDITS_DAY_AGO: &str = "credits_day_ago";
+pub(super) const CREDITS_NOW: &str = "credits_now";
+pub(super) const CREDITS_DAY_AGO: &str = "credits_day_ago";
 
 /// The prefix of a table's columns in a details row.
-pub fn prefix(table: &str) -> String {
+pub(super) fn prefix(table: &str) -> String {
     format!("{table}_")
 }
 

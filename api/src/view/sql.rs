@@ -80,7 +80,7 @@ pub(crate) fn with_latest(backend: DbBackend, select: &mut SelectStatement, scop
 /// The ids of every node the query selects, in its order (with the newest observation's
 /// version when ordering by version, which is compared in Rust: see `version::compare`).
 /// Paging is applied by the caller, so the total comes with it.
-pub fn ordered_ids(backend: DbBackend, query: &PnodeQuery) -> Statement {
+pub(crate) fn ordered_ids(backend: DbBackend, query: &PnodeQuery) -> Statement {
     let mut select = Query::select();
     select
         .column((NODE, pnode::Column::Id))
@@ -210,7 +210,12 @@ fn last_seen_seconds(backend: DbBackend) -> SimpleExpr {
 /// newest observation (`o_`) and of its shown sample (`s_`) that the partial models of
 /// `model.rs` read, and its credits now and 24 hours before `now` (`credits_now`,
 /// `credits_day_ago`).
-pub fn details(backend: DbBackend, ids: &[i64], now: DateTime<Utc>, scope: &Scope) -> Statement {
+pub(crate) fn details(
+    backend: DbBackend,
+    ids: &[i64],
+    now: DateTime<Utc>,
+    scope: &Scope,
+) -> Statement {
     let mut select = Query::select();
     select.from_as(pnode::Entity, NODE);
     let mut projection = Projection(select);

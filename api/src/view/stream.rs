@@ -18,7 +18,7 @@ const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// The nodes `ids`, in order, [`CHUNK`] at a time. `cost` counts the chunks' statements and rows,
 /// and is recorded when the stream ends or is dropped.
-pub fn chunks(
+pub(crate) fn chunks(
     db: DatabaseConnection,
     ids: &[i64],
     now: DateTime<Utc>,
@@ -43,7 +43,7 @@ pub fn chunks(
 /// `pieces` up to and including its first failure: nothing after a failure is sent. A JSON client
 /// then holds an invalid document, never a wrong one; a CSV one fewer rows than `X-Row-Count`
 /// says (and, on HTTP/1.1, a chunked body without its last chunk).
-pub fn until_failure<S>(pieces: S) -> impl Stream<Item = Result<Bytes, ViewError>>
+pub(crate) fn until_failure<S>(pieces: S) -> impl Stream<Item = Result<Bytes, ViewError>>
 where
     S: Stream<Item = Result<Bytes, ViewError>>,
 {
@@ -58,7 +58,7 @@ where
 
 /// `{"seeds":[...],"globalPnodes":[...]}` for `ids`, in order. A database failure part-way ends
 /// the stream with an error, the closing bracket not sent.
-pub fn body(
+pub(crate) fn body(
     db: DatabaseConnection,
     seeds: &[Seed],
     ids: Vec<i64>,

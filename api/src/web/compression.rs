@@ -7,7 +7,7 @@ use actix_web::web::Bytes;
 
 /// A content encoding of a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     Identity,
     Gzip,
     Brotli,
@@ -18,7 +18,7 @@ pub enum Encoding {
 
 impl Encoding {
     /// The `Content-Encoding` token.
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Self::Identity => "identity",
             Self::Gzip => "gzip",
@@ -37,7 +37,7 @@ const BROTLI_WINDOW: u32 = 22;
 const ZSTD_LEVEL: i32 = 3;
 
 /// `body` encoded as `encoding` (as is for identity).
-pub fn encode(body: &[u8], encoding: Encoding) -> std::io::Result<Bytes> {
+pub(crate) fn encode(body: &[u8], encoding: Encoding) -> std::io::Result<Bytes> {
     let mut out = Vec::with_capacity(body.len() / 6 + 64);
     match encoding {
         Encoding::Identity => return Ok(Bytes::copy_from_slice(body)),

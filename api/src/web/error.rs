@@ -20,11 +20,11 @@ const RETRY_AFTER_SECONDS: &str = "5";
 const MAX_MESSAGE_BYTES: usize = 300;
 
 /// A `Result` whose error is answered as JSON.
-pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// What went wrong, for a person.
     #[schema(example = "parameter `limit` must be an integer from 1 to 1000")]
     pub error: String,
@@ -35,7 +35,7 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     /// A body with `error` cut to [`MAX_MESSAGE_BYTES`].
-    pub fn new(error: String, code: String) -> Self {
+    pub(crate) fn new(error: String, code: String) -> Self {
         Self {
             error: cut(error, MAX_MESSAGE_BYTES),
             code,
@@ -45,7 +45,7 @@ impl ErrorBody {
 
 /// Everything an endpoint can answer other than success.
 #[derive(thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// A query or path parameter has a value outside what it accepts.
     #[error(transparent)]
     InvalidParameter(#[from] InvalidParameter),
@@ -85,7 +85,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// The stable code in the body.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::InvalidParameter(_) => "invalid_parameter",
             Self::BadRequest(_) => "bad_request",
@@ -160,7 +160,7 @@ impl ResponseError for ApiError {
 /// Marks a response whose request found the database unavailable, with the error (see
 /// `outage`).
 #[derive(Debug, Clone)]
-pub struct DatabaseUnavailable(pub sea_orm::DbErr);
+pub(crate) struct DatabaseUnavailable(pub sea_orm::DbErr);
 
 impl From<ViewError> for ApiError {
     fn from(err: ViewError) -> Self {
@@ -210,7 +210,7 @@ fn allowed_list(methods: &[Method]) -> String {
 
 /// Makes actix's own extractor failures (query string, path, JSON body) answer like every other
 /// error: 400 with a JSON body.
-pub fn extractor_error(err: impl fmt::Display, _req: &HttpRequest) -> actix_web::Error {
+pub(crate) fn extractor_error(err: impl fmt::Display, _req: &HttpRequest) -> actix_web::Error {
     ApiError::BadRequest(err.to_string()).into()
 }
 

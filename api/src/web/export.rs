@@ -26,15 +26,15 @@ use crate::{
 
 /// The header giving the number of rows a CSV answer holds (its header row aside): a body with
 /// fewer was cut short (a database failure part-way ends the stream at a row boundary).
-pub const ROW_COUNT: &str = "x-row-count";
+pub(crate) const ROW_COUNT: &str = "x-row-count";
 
 /// The media type of a CSV answer.
-pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8; header=present";
+pub(crate) const CONTENT_TYPE: &str = "text/csv; charset=utf-8; header=present";
 
 /// How an answer is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ToSchema)]
 #[schema(rename_all = "lowercase")]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Json,
     Csv,
@@ -45,7 +45,7 @@ const FORMATS: [(&str, Format); 2] = [("json", Format::Json), ("csv", Format::Cs
 /// `?format=`, read beside an endpoint's own parameters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct RawFormat {
+pub(crate) struct RawFormat {
     /// `json` or `csv` (the columns are listed in the README). Without it, `Accept` decides:
     /// `text/csv` preferred over `application/json` gives CSV.
     #[param(value_type = Option<Format>)]
@@ -54,7 +54,7 @@ pub struct RawFormat {
 
 impl RawFormat {
     /// The format asked for: `format` if given, else what `Accept` prefers.
-    pub fn negotiate(&self, req: &HttpRequest) -> Result<Format, InvalidParameter> {
+    pub(crate) fn negotiate(&self, req: &HttpRequest) -> Result<Format, InvalidParameter> {
         if let Some(format) = &self.format {
             return params::one_of("format", format, &FORMATS);
         }
@@ -90,10 +90,10 @@ fn accepted(req: &HttpRequest) -> Format {
 }
 
 /// One column: its header, and where its value is in the JSON of a row (a JSON pointer).
-pub type Column = (&'static str, &'static str);
+pub(crate) type Column = (&'static str, &'static str);
 
 /// The columns of `/api/pnodes` as CSV, in order.
-pub const PNODE_COLUMNS: [Column; 35] = [
+pub(crate) const PNODE_COLUMNS: [Column; 35] = [
     ("id", "/id"),
     ("pubkey", "/pubkey"),
     ("reachable", "/reachable"),
@@ -132,7 +132,7 @@ pub const PNODE_COLUMNS: [Column; 35] = [
 ];
 
 /// The columns of a node's history as CSV: its stats buckets, oldest first.
-pub const STATS_BUCKET_COLUMNS: [Column; 11] = [
+pub(crate) const STATS_BUCKET_COLUMNS: [Column; 11] = [
     ("bucketStart", "/bucketStart"),
     ("samples", "/samples"),
     ("cpuPercentAvg", "/cpuPercentAvg"),
@@ -154,7 +154,7 @@ fn writer(capacity: usize) -> csv::Writer<Vec<u8>> {
 }
 
 /// The header row of `columns`.
-pub fn header(columns: &[Column]) -> Bytes {
+pub(crate) fn header(columns: &[Column]) -> Bytes {
     let mut writer = writer(512);
     // Writing to memory cannot fail.
     let _ = writer.write_record(columns.iter().map(|(name, _)| name));
@@ -162,7 +162,7 @@ pub fn header(columns: &[Column]) -> Bytes {
 }
 
 /// `items` as CSV rows of `columns` (no header).
-pub fn rows<T: Serialize>(items: &[T], columns: &[Column]) -> Result<Bytes, ViewError> {
+pub(crate) fn rows<T: Serialize>(items: &[T], columns: &[Column]) -> Result<Bytes, ViewError> {
     let mut writer = writer(items.len() * 400);
     for item in items {
         let value = serde_json::to_value(item)?;
@@ -197,7 +197,7 @@ fn field(value: &Value) -> Cow<'_, str> {
 
 /// The nodes `ids` of the view as CSV, header first, a chunk at a time (flat in memory). A failure
 /// part-way ends the stream there.
-pub fn pnodes(
+pub(crate) fn pnodes(
     db: DatabaseConnection,
     ids: &[i64],
     now: DateTime<Utc>,
@@ -212,7 +212,7 @@ pub fn pnodes(
 
 /// The `Content-Disposition` of a CSV answer: a download named `file` (a literal, so that the
 /// header is always valid).
-pub fn disposition(file: &'static str) -> (header::HeaderName, header::HeaderValue) {
+pub(crate) fn disposition(file: &'static str) -> (header::HeaderName, header::HeaderValue) {
     (
         header::CONTENT_DISPOSITION,
         header::HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))

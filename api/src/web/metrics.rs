@@ -81,15 +81,12 @@ type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// Requests answered and how long they took.
 #[derive(Debug)]
-pub struct HttpMetrics {
+pub(crate) struct HttpMetrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     /// What the connections' guard did (protocol errors answered, write timeouts).
     pub connections: ConnectionMetrics,
 }
-
-/// The process's metrics of view requests (`pnode_view_statements`).
-pub use crate::view::cost::ViewMetrics;
 
 impl Default for HttpMetrics {
     fn default() -> Self {
@@ -108,7 +105,7 @@ fn latency_histogram() -> Histogram {
 
 impl HttpMetrics {
     /// Registers them (unprefixed: `http_requests`, `http_request_duration`, connections).
-    pub fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "http_requests",
             "HTTP requests answered, by method, route and status",
@@ -142,7 +139,7 @@ impl HttpMetrics {
 }
 
 /// Middleware: counts each request once its answer has been sent whole (or abandoned).
-pub async fn track(
+pub(crate) async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {

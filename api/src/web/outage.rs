@@ -34,11 +34,11 @@ use crate::{
 };
 
 /// How often, during an outage, one request is let through to try the database.
-pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// See the module documentation. Shared by every worker as app data.
 #[derive(Debug)]
-pub struct DatabaseOutage {
+pub(crate) struct DatabaseOutage {
     db: Database,
     epoch: Instant,
     /// Milliseconds after `epoch` (plus one, so that 0 means none) when the outage began. Read
@@ -52,7 +52,7 @@ pub struct DatabaseOutage {
 }
 
 impl DatabaseOutage {
-    pub fn new(db: Database) -> Self {
+    pub(crate) fn new(db: Database) -> Self {
         Self {
             db,
             epoch: Instant::now(),
@@ -70,7 +70,7 @@ impl DatabaseOutage {
 
     /// Whether a request may go to the database now: always outside an outage; during one, the
     /// first request after each `PROBE_EVERY`.
-    pub fn admit(&self) -> bool {
+    pub(crate) fn admit(&self) -> bool {
         if self.since.load(Ordering::Acquire) == 0 {
             return true;
         }
@@ -94,7 +94,7 @@ impl DatabaseOutage {
 
     /// A request found the database unavailable with `err`: an outage begins if it says the
     /// database cannot be reached.
-    pub fn failed(&self, err: &sea_orm::DbErr) {
+    pub(crate) fn failed(&self, err: &sea_orm::DbErr) {
         if !db::is_unreachable(err, self.db.answered_recently()) {
             return;
         }
@@ -114,7 +114,7 @@ impl DatabaseOutage {
     }
 
     /// The database answered a request.
-    pub fn reached(&self) {
+    pub(crate) fn reached(&self) {
         if self.since.load(Ordering::Acquire) == 0 {
             return;
         }
@@ -128,7 +128,7 @@ impl DatabaseOutage {
     }
 
     /// Registers the counters (named under the prefix given, e.g. `pnode_database_outage`).
-    pub fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "refused",
             "Requests answered 503 at once because the database was found unreachable",
@@ -147,7 +147,7 @@ fn probe_millis() -> u64 {
 }
 
 /// Middleware for each route that reads the database (see the module documentation).
-pub async fn fail_fast(
+pub(crate) async fn fail_fast(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {

@@ -11,10 +11,10 @@ use actix_web::{
 use tracing_actix_web::RequestId;
 
 /// The response header that carries the request id.
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Middleware: copies the request id into the response headers. Must run inside `TracingLogger`.
-pub async fn echo_request_id(
+pub(crate) async fn echo_request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {

@@ -13,7 +13,7 @@ use crate::{
 
 /// Shared, read-only state of the running app.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub db: Database,
     /// The collector's writes, when this process collects.
     pub write_health: Option<Arc<WriteHealth>>,

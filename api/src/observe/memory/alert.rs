@@ -3,7 +3,7 @@
 
 /// Whether `rss` is above `threshold` (0: no threshold, never above). The one place this is
 /// decided, for the alert, the memory endpoint and `/metrics`.
-pub fn is_over(rss: u64, threshold: u64) -> bool {
+pub(super) fn is_over(rss: u64, threshold: u64) -> bool {
     threshold > 0 && rss > threshold
 }
 

@@ -4,7 +4,7 @@
 
 mod alert;
 mod monitor;
-pub mod settings;
+pub(crate) mod settings;
 
 use std::sync::{Mutex, PoisonError};
 

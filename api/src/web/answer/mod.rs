@@ -5,7 +5,7 @@
 //! type. [`pnodes`] builds the `/api/pnodes` body (the network's or one seed's view, a page or
 //! every node, JSON or CSV) for every route that serves it.
 
-pub mod pnodes;
+pub(crate) mod pnodes;
 
 use actix_web::{
     HttpRequest, HttpResponse, HttpResponseBuilder,
@@ -25,7 +25,7 @@ use crate::{
 
 /// What an answer is made of, and so how long it stays valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Validity {
+pub(crate) enum Validity {
     /// The data alone: valid until the data version moves. Validated by it (`ETag`, `304`) and
     /// kept in the view cache per version.
     Data,
@@ -39,14 +39,14 @@ pub enum Validity {
 impl Validity {
     /// A history window: given by both ends, it is made of the data; one that ends now (a bound
     /// left out) is of the moment.
-    pub fn of_window(fixed: bool) -> Self {
+    pub(crate) fn of_window(fixed: bool) -> Self {
         if fixed { Self::Data } else { Self::Moment }
     }
 }
 
 /// The media type of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Media {
+pub(crate) enum Media {
     Json,
     /// RFC 4180 CSV, a download named `filename`.
     Csv {
@@ -65,7 +65,7 @@ impl Media {
 
 /// One read endpoint's answer to one question, declared; see the module documentation.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// The endpoint and its canonical query: the cache's key and part of the `ETag`.
     key: String,
     validity: Validity,
@@ -76,7 +76,7 @@ pub struct Answer {
 
 /// What a request needs once its validators are known.
 #[derive(Debug)]
-pub enum Check {
+pub(crate) enum Check {
     /// The client holds the current answer: this `304` says so.
     Current(HttpResponse),
     /// A body is needed, sent with these validators.
@@ -85,14 +85,14 @@ pub enum Check {
 
 /// The validators of an answer about to be computed, and the stamp of the data it is made of.
 #[derive(Debug)]
-pub struct Fresh {
+pub(crate) struct Fresh {
     pub freshness: Freshness,
     pub validators: Validators,
 }
 
 impl Answer {
     /// A JSON answer to `key`, valid while the data version stays.
-    pub fn json(key: impl Into<String>) -> Self {
+    pub(crate) fn json(key: impl Into<String>) -> Self {
         Self {
             key: key.into(),
             validity: Validity::Data,
@@ -102,13 +102,13 @@ impl Answer {
     }
 
     /// The same answer, valid for as long as `validity` says.
-    pub fn valid(self, validity: Validity) -> Self {
+    pub(crate) fn valid(self, validity: Validity) -> Self {
         Self { validity, ..self }
     }
 
     /// The same answer in the format the client chose among JSON and CSV (`filename`: the CSV's
     /// download name). Its key and `ETag` differ by format; both say `Vary: Accept`.
-    pub fn in_format(self, format: Format, filename: &'static str) -> Self {
+    pub(crate) fn in_format(self, format: Format, filename: &'static str) -> Self {
         let (key, media) = match format {
             Format::Json => (self.key, Media::Json),
             Format::Csv => (format!("{}&format=csv", self.key), Media::Csv { filename }),
@@ -122,12 +122,16 @@ impl Answer {
     }
 
     /// The media type the answer is written in.
-    pub fn media(&self) -> Media {
+    pub(crate) fn media(&self) -> Media {
         self.media
     }
 
     /// Reads the data version (one statement) and compares it with what the client holds.
-    pub async fn check(&self, req: &HttpRequest, state: &AppState) -> Result<Check, ApiError> {
+    pub(crate) async fn check(
+        &self,
+        req: &HttpRequest,
+        state: &AppState,
+    ) -> Result<Check, ApiError> {
         let freshness = Freshness::read(state, self.validity == Validity::DataAndClock).await?;
         let validators = Validators::new(&freshness, &self.key, http::negotiate(req));
         if validators.client_has_it(req) {
@@ -143,7 +147,7 @@ impl Answer {
     /// Answers with the body `compute` makes: a `304` when the client has the current answer,
     /// else from the view cache, where `compute` runs once for every request of the same stamp
     /// and encoding; an answer of the moment is computed every time.
-    pub async fn serve<F>(
+    pub(crate) async fn serve<F>(
         self,
         req: &HttpRequest,
         state: &AppState,
@@ -166,7 +170,7 @@ impl Answer {
     }
 
     /// The body `compute` makes at `fresh`'s stamp, through the view cache when it is on.
-    pub async fn cached<F>(
+    pub(crate) async fn cached<F>(
         self,
         req: &HttpRequest,
         state: &AppState,
@@ -192,7 +196,7 @@ impl Answer {
     }
 
     /// `response` with this answer's media type (and, for CSV, its download name).
-    pub fn typed(&self, mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+    pub(crate) fn typed(&self, mut response: HttpResponseBuilder) -> HttpResponseBuilder {
         response.content_type(self.media.content_type());
         if let Media::Csv { filename } = self.media {
             response.insert_header(export::disposition(filename));
@@ -203,7 +207,7 @@ impl Answer {
     /// The last touch on every response of the answer: an endpoint that offers JSON and CSV
     /// varies by `Accept` too (one `Vary` line: the CORS middleware keeps only the first and adds
     /// its own names to it).
-    pub fn finish(&self, mut response: HttpResponse) -> HttpResponse {
+    pub(crate) fn finish(&self, mut response: HttpResponse) -> HttpResponse {
         if self.negotiated {
             response.headers_mut().insert(
                 header::VARY,

@@ -28,7 +28,7 @@ use crate::{
 
 /// Which nodes a body lists.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     /// Those `query` selects, in its scope (the network, or one seed's newest answer).
     Query(PnodeQuery),
     /// None: a seed with no kept answer. The body still has the shape `query` asks for.
@@ -45,7 +45,7 @@ impl Source {
 
 /// Answers `source` as `answer` declares (its key, its media type); see the module documentation.
 /// `listed`: the seeds to list beside the nodes, when the caller has read them already.
-pub async fn respond(
+pub(crate) async fn respond(
     req: &HttpRequest,
     state: &AppState,
     answer: Answer,
@@ -249,7 +249,7 @@ async fn csv(
 
 /// `/api/pnodes/{pubkey}`: the node as JSON, cut from the node table when the cache holds it,
 /// else read from the database; `None` when no node has the pubkey.
-pub async fn respond_one(
+pub(crate) async fn respond_one(
     req: &HttpRequest,
     state: &AppState,
     pubkey: &str,

@@ -16,7 +16,7 @@ use crate::{
 
 /// A body ready to send.
 #[derive(Debug)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// Identity pieces to send one after another (the whole view by id, copied from nothing).
     Pieces(Vec<Bytes>),
     /// One body, in the encoding asked for.
@@ -26,7 +26,7 @@ pub enum Answer {
 impl ViewCache {
     /// `/api/pnodes` for `query` (the question `what`) at `stamp`, in `encoding`; `None` when
     /// the cache is off or the network is too large for it.
-    pub async fn pnodes(
+    pub(crate) async fn pnodes(
         &self,
         db: &DatabaseConnection,
         seeds: &Seeds,
@@ -79,7 +79,7 @@ impl ViewCache {
 
     /// `/api/pnodes/{pubkey}` (the question `what`) at `stamp`, in `encoding`: `Some(None)` when
     /// no node has this pubkey; `None` when the cache is off or the network too large for it.
-    pub async fn pnode(
+    pub(crate) async fn pnode(
         &self,
         db: &DatabaseConnection,
         seeds: &Seeds,

@@ -14,7 +14,7 @@ struct ResultLabels {
 
 /// Clones share their values: the cache keeps one, the registry another.
 #[derive(Debug, Clone, Default)]
-pub struct CacheMetrics {
+pub(crate) struct CacheMetrics {
     requests: Family<ResultLabels, Counter>,
     evictions: Counter,
     bytes: Gauge,
@@ -23,7 +23,7 @@ pub struct CacheMetrics {
 
 impl CacheMetrics {
     /// Registers every metric in `registry` (which `/metrics` prefixes with `pnode_view_cache`).
-    pub fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "requests",
             "Cache lookups, by result (hit: found; miss: computed, once for all who waited)",
@@ -61,7 +61,7 @@ impl CacheMetrics {
     }
 
     /// Counts an answer of 304 Not Modified.
-    pub fn not_modified(&self) {
+    pub(crate) fn not_modified(&self) {
         self.not_modified.inc();
     }
 }

@@ -29,7 +29,7 @@ use chrono::Utc;
 use moka::{future::Cache, notification::RemovalCause, policy::EvictionPolicy};
 use sea_orm::DatabaseConnection;
 
-pub use self::{answers::Answer, metrics::CacheMetrics, table::NodeTable};
+pub(crate) use self::{answers::Answer, metrics::CacheMetrics, table::NodeTable};
 use crate::{
     domain::seeds::Seeds,
     view::{self, ViewError, overload::FullViewGate, query::Ordering},
@@ -95,11 +95,11 @@ impl Entry {
 }
 
 /// A failure to compute an entry, shared by every request that waited for it.
-pub type CacheError = Arc<ViewError>;
+pub(crate) type CacheError = Arc<ViewError>;
 
 /// See the module documentation.
 #[derive(Debug)]
-pub struct ViewCache {
+pub(crate) struct ViewCache {
     /// `None` when caching is off (a capacity of 0).
     entries: Option<Cache<Key, Entry>>,
     metrics: CacheMetrics,
@@ -115,7 +115,7 @@ pub struct ViewCache {
 impl ViewCache {
     /// A cache holding at most `capacity` bytes (0: no cache), computing full views under
     /// `full_views`.
-    pub fn new(capacity: u64, full_views: Arc<FullViewGate>) -> Self {
+    pub(crate) fn new(capacity: u64, full_views: Arc<FullViewGate>) -> Self {
         let metrics = CacheMetrics::default();
         let evicted = metrics.clone();
         let entries = (capacity > 0).then(|| {
@@ -145,7 +145,7 @@ impl ViewCache {
     }
 
     /// Whether answers are cached at all.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.entries.is_some() && !self.oversized.load(AtomicOrdering::Relaxed)
     }
 
@@ -154,13 +154,13 @@ impl ViewCache {
     }
 
     /// The cache's counters, to register with `/metrics`.
-    pub fn metrics(&self) -> &CacheMetrics {
+    pub(crate) fn metrics(&self) -> &CacheMetrics {
         &self.metrics
     }
 
     /// Brings the cache's own count of bytes held (its bound applies to it) up to date in its
     /// metrics, after its pending evictions.
-    pub async fn refresh_size(&self) {
+    pub(crate) async fn refresh_size(&self) {
         if let Some(entries) = &self.entries {
             entries.run_pending_tasks().await;
             self.metrics.set_bytes(entries.weighted_size());
@@ -200,7 +200,7 @@ impl ViewCache {
 
     /// The node table of `stamp`, built once. `None` when the cache is off or the network too
     /// large for it.
-    pub async fn nodes(
+    pub(crate) async fn nodes(
         &self,
         db: &DatabaseConnection,
         seeds: &Seeds,
@@ -238,7 +238,7 @@ impl ViewCache {
     /// computed once per stamp. (It reads the database apart from the table: a write landing in
     /// between is seen by one and not the other, for the requests that read the version before
     /// it only; the write's new version is a new stamp for every request after it.)
-    pub async fn ordering(
+    pub(crate) async fn ordering(
         &self,
         db: &DatabaseConnection,
         table: &NodeTable,
@@ -274,7 +274,7 @@ impl ViewCache {
 
     /// The answer `what` at `stamp` in `encoding`: `body` (computed once) encoded once, off the
     /// HTTP workers (compressing a large view takes a while).
-    pub async fn body<F>(
+    pub(crate) async fn body<F>(
         &self,
         stamp: i64,
         what: String,

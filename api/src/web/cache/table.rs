@@ -27,9 +27,7 @@ struct Slot {
 
 /// See the module documentation.
 #[derive(Debug)]
-pub struct NodeTable {
-    /// The data version the table was read at (one read transaction).
-    pub version: i64,
+pub(crate) struct NodeTable {
     /// The `seeds` array, as JSON.
     seeds: Bytes,
     /// Every node's JSON in id order, separated by commas: the body of `globalPnodes`.
@@ -44,7 +42,7 @@ impl NodeTable {
     /// Reads every node in one read transaction (a consistent snapshot: repeatable read on
     /// PostgreSQL; SQLite's WAL gives each transaction one), chunk by chunk, with the version
     /// the snapshot holds.
-    pub async fn build(
+    pub(crate) async fn build(
         db: &DatabaseConnection,
         configured: &Seeds,
         now: DateTime<Utc>,
@@ -89,7 +87,6 @@ impl NodeTable {
             "built the node table"
         );
         Ok(Self {
-            version,
             seeds,
             buffer: Bytes::from(buffer),
             slots,
@@ -98,7 +95,7 @@ impl NodeTable {
     }
 
     /// Bytes held, for the cache's bound.
-    pub fn weight(&self) -> usize {
+    pub(crate) fn weight(&self) -> usize {
         self.seeds.len()
             + self.buffer.len()
             + self.slots.len() * std::mem::size_of::<Slot>()
@@ -121,14 +118,14 @@ impl NodeTable {
     }
 
     /// The node with this pubkey, as JSON.
-    pub fn node(&self, pubkey: &str) -> Option<Bytes> {
+    pub(crate) fn node(&self, pubkey: &str) -> Option<Bytes> {
         let index = *self.by_pubkey.get(pubkey)?;
         Some(self.slice(&self.slots[index as usize]))
     }
 
     /// `{"seeds":…,"globalPnodes":[…]}` with every node by id, in pieces to send one after
     /// another (the nodes are not copied).
-    pub fn full_view_by_id(&self, descending: bool) -> Vec<Bytes> {
+    pub(crate) fn full_view_by_id(&self, descending: bool) -> Vec<Bytes> {
         if descending {
             let ids: Vec<i64> = self.slots.iter().rev().map(|slot| slot.id).collect();
             return vec![self.full_view(&ids)];
@@ -142,7 +139,7 @@ impl NodeTable {
 
     /// `{"seeds":…,"globalPnodes":[…]}` with the nodes `ids`, in that order (an id no longer in
     /// the table is left out).
-    pub fn full_view(&self, ids: &[i64]) -> Bytes {
+    pub(crate) fn full_view(&self, ids: &[i64]) -> Bytes {
         let mut out = self.head("globalPnodes").to_vec();
         self.write_nodes(&mut out, ids);
         out.extend_from_slice(b"]}");
@@ -150,7 +147,7 @@ impl NodeTable {
     }
 
     /// `{"seeds":…,"pnodes":[…],"pagination":…}`: `limit` nodes of `ids` from `offset`.
-    pub fn page(&self, ids: &[i64], offset: u64, limit: u64) -> Result<Bytes, ViewError> {
+    pub(crate) fn page(&self, ids: &[i64], offset: u64, limit: u64) -> Result<Bytes, ViewError> {
         let total = ids.len() as u64;
         let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ids.len());
         let end = start
@@ -174,7 +171,7 @@ impl NodeTable {
     }
 
     /// The ids of every node, by id.
-    pub fn ids(&self) -> Vec<i64> {
+    pub(crate) fn ids(&self) -> Vec<i64> {
         self.slots.iter().map(|slot| slot.id).collect()
     }
 

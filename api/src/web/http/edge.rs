@@ -17,7 +17,7 @@ use actix_web::{
 use crate::web::error::ErrorBody;
 
 /// `X-Content-Type-Options: nosniff`, on every answer: browsers take the content type as given.
-pub const NOSNIFF: (HeaderName, HeaderValue) = (
+pub(crate) const NOSNIFF: (HeaderName, HeaderValue) = (
     header::X_CONTENT_TYPE_OPTIONS,
     HeaderValue::from_static("nosniff"),
 );
@@ -28,7 +28,7 @@ const QUOTED_BODY_BYTES: usize = 1024;
 /// Middleware: a `HEAD` request is routed as the `GET` of its path, so that every `GET` route
 /// answers `HEAD` (health checks use it). actix-http knows the request was `HEAD` and sends the
 /// answer's headers, its length included, without the body.
-pub async fn head_as_get(
+pub(crate) async fn head_as_get(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
@@ -41,7 +41,7 @@ pub async fn head_as_get(
 /// For `ErrorHandlers`: an error answer that is already JSON passes; any other gets the JSON body
 /// `{error, code}`, its message the text it had (if any) or the status's reason, its code the
 /// status's name. Status and headers are kept.
-pub fn json_error<B: MessageBody + 'static>(
+pub(crate) fn json_error<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_json = res
@@ -80,7 +80,7 @@ pub fn json_error<B: MessageBody + 'static>(
 
 /// The code of an error answer made outside the handlers: the service's own codes for 500 and
 /// 503, else the status's reason in snake case (`bad_request`): a closed set.
-pub fn code_of(status: StatusCode) -> String {
+pub(crate) fn code_of(status: StatusCode) -> String {
     match status {
         StatusCode::INTERNAL_SERVER_ERROR => "internal".to_owned(),
         StatusCode::SERVICE_UNAVAILABLE => "unavailable".to_owned(),

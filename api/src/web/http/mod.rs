@@ -4,7 +4,7 @@
 //! current answer is told so in a `304` without a body. The server and its connections are in
 //! `crate::web::server`.
 
-pub mod edge;
+pub(crate) mod edge;
 
 use std::time::SystemTime;
 
@@ -35,7 +35,7 @@ const SUPPORTED: [HeaderEncoding; 5] = [
 
 /// The encoding the client prefers among those the service writes (identity when it says
 /// nothing, or nothing acceptable).
-pub fn negotiate(req: &HttpRequest) -> Encoding {
+pub(crate) fn negotiate(req: &HttpRequest) -> Encoding {
     let Ok(accept) = AcceptEncoding::parse(req) else {
         return Encoding::Identity;
     };
@@ -52,7 +52,7 @@ pub fn negotiate(req: &HttpRequest) -> Encoding {
 /// clock (`creditDelta24h`, `isRunning`, the last 24 hours), the collection interval the clock is
 /// in, so that such an answer is at most one interval old even when nothing is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Freshness {
+pub(crate) struct Freshness {
     /// The version and the interval in one number, growing with both (the cache's key).
     pub stamp: i64,
     last_modified: Option<HttpDate>,
@@ -62,7 +62,7 @@ pub struct Freshness {
 
 impl Freshness {
     /// Reads the data version (one statement). `clock_bound`: the answer moves with the clock.
-    pub async fn read(state: &AppState, clock_bound: bool) -> Result<Self, ApiError> {
+    pub(crate) async fn read(state: &AppState, clock_bound: bool) -> Result<Self, ApiError> {
         let version = version::current(state.db.conn()).await?;
         let interval = state.clock_step.num_seconds().max(1);
         let epoch = if clock_bound {
@@ -87,7 +87,7 @@ impl Freshness {
 /// A number that differs between replicas whose answers differ for the same data: their build
 /// and their configured seeds (listed by the answers), each by its name and base URL, in order.
 /// Built from those values alone, so that it changes only when they do.
-pub fn flavor(seeds: &Seeds) -> u64 {
+pub(crate) fn flavor(seeds: &Seeds) -> u64 {
     let mut key = String::from(env!("CARGO_PKG_VERSION"));
     for seed in seeds.as_slice() {
         key.push('|');
@@ -100,7 +100,7 @@ pub fn flavor(seeds: &Seeds) -> u64 {
 
 /// The validators of one representation of one answer.
 #[derive(Debug, Clone)]
-pub struct Validators {
+pub(crate) struct Validators {
     etag: EntityTag,
     last_modified: Option<HttpDate>,
     encoding: Encoding,
@@ -109,7 +109,7 @@ pub struct Validators {
 impl Validators {
     /// For the answer `what` (the endpoint and its canonical query) at `freshness`, sent in
     /// `encoding`.
-    pub fn new(freshness: &Freshness, what: &str, encoding: Encoding) -> Self {
+    pub(crate) fn new(freshness: &Freshness, what: &str, encoding: Encoding) -> Self {
         let tag = format!(
             "{:x}-{:016x}-{:016x}-{}",
             freshness.stamp,
@@ -126,7 +126,7 @@ impl Validators {
 
     /// Whether the client already holds this representation (`If-None-Match` names it). A `*`
     /// is not taken as a match: it would answer 304 for what may not exist.
-    pub fn client_has_it(&self, req: &HttpRequest) -> bool {
+    pub(crate) fn client_has_it(&self, req: &HttpRequest) -> bool {
         match IfNoneMatch::parse(req) {
             Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&self.etag)),
             _ => false,
@@ -134,7 +134,7 @@ impl Validators {
     }
 
     /// `304 Not Modified`, with the validators and no body.
-    pub fn not_modified(&self) -> HttpResponse {
+    pub(crate) fn not_modified(&self) -> HttpResponse {
         self.headers(HttpResponse::NotModified(), &self.etag)
             .insert_header((header::VARY, "Accept-Encoding"))
             .finish()
@@ -143,7 +143,7 @@ impl Validators {
     /// `200 OK` for a body the service encoded itself (the same bytes every time: a strong
     /// ETag), with `Cache-Control: no-cache` (revalidate every time: the 304 is the cheap path)
     /// and its `Content-Encoding`; add the body.
-    pub fn ok(&self) -> HttpResponseBuilder {
+    pub(crate) fn ok(&self) -> HttpResponseBuilder {
         let mut response = self.headers(HttpResponse::Ok(), &self.etag);
         response
             .content_type(header::ContentType::json())
@@ -157,7 +157,7 @@ impl Validators {
     /// `200 OK` for a body the compression middleware encodes on its way out (in the encoding
     /// [`negotiate`] chose). Its compressor may write other bytes than the service's own, so the
     /// ETag is weak: the same content, not the same bytes. The middleware adds `Vary`.
-    pub fn ok_to_compress(&self) -> HttpResponseBuilder {
+    pub(crate) fn ok_to_compress(&self) -> HttpResponseBuilder {
         let weak = EntityTag::new_weak(self.etag.tag().to_owned());
         let mut response = self.headers(HttpResponse::Ok(), &weak);
         response.content_type(header::ContentType::json());
@@ -176,7 +176,7 @@ impl Validators {
 }
 
 /// The media type of JSON answers.
-pub const JSON: &str = "application/json";
+pub(crate) const JSON: &str = "application/json";
 
 /// FNV-1a, 64 bits: a stable hash for the ETag (the same on every replica and build, unlike
 /// std's).

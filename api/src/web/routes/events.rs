@@ -54,7 +54,10 @@ const HEARTBEAT: &[u8] = b": heartbeat\n\n";
 // Not behind `outage::fail_fast`: a stream opened without `Last-Event-ID` runs no statement, so
 // its 200 says nothing of the database (and must not end an outage).
 #[get("/api/events")]
-pub async fn stream_events(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub(crate) async fn stream_events(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let last = last_event_id(&req)?;
     let hub = Arc::clone(&state.events);
     if !hub.started(std::time::Duration::from_secs(5)).await {

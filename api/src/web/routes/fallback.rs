@@ -11,11 +11,11 @@ use crate::{
 
 /// Every documented path and the methods it answers.
 #[derive(Debug)]
-pub struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
+pub(crate) struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
 
 impl RouteTable {
     /// Builds the table from the document the routes generate.
-    pub fn from_openapi(doc: &OpenApi) -> Self {
+    pub(crate) fn from_openapi(doc: &OpenApi) -> Self {
         let routes = doc
             .paths
             .paths
@@ -50,7 +50,10 @@ fn methods(item: &PathItem) -> Vec<Method> {
 }
 
 /// The app's default service.
-pub async fn not_found(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse> {
+pub(crate) async fn not_found(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse> {
     Err(match routes.allowed(req.path()) {
         Some(allowed) => ApiError::MethodNotAllowed {
             method: req.method().clone(),

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 /// The process answers.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
+pub(crate) struct Health {
     /// Always "ok".
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -22,7 +22,7 @@ pub struct Health {
     responses((status = 200, description = "The process is up", body = Health))
 )]
 #[get("/api/health")]
-pub async fn health() -> HttpResponse {
+pub(crate) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),

@@ -49,7 +49,7 @@ use crate::{
     "/api/pnodes/{pubkey}/history",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn node_history(
+pub(crate) async fn node_history(
     req: HttpRequest,
     state: web::Data<AppState>,
     pubkey: web::Path<String>,

@@ -21,7 +21,7 @@ const MAX_SEED_BYTES: usize = 512;
 /// Which figures.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct StatusQuery {
+pub(crate) struct StatusQuery {
     /// A seed's base URL, or `global` (the default) for all seeds.
     #[serde(rename = "seedBaseUrl")]
     #[param(
@@ -49,7 +49,7 @@ pub struct StatusQuery {
     "/api/ingestion-status",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn ingestion_status(
+pub(crate) async fn ingestion_status(
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<StatusQuery>,

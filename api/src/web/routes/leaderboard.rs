@@ -27,7 +27,7 @@ use crate::{
     "/api/leaderboard",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn ranked(
+pub(crate) async fn ranked(
     req: HttpRequest,
     state: web::Data<AppState>,
     raw: web::Query<RawLeaderboardQuery>,

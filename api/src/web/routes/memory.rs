@@ -32,7 +32,7 @@ pub struct MemoryBody {
     responses((status = 200, description = "The process's memory now", body = MemoryBody))
 )]
 #[get("/api/system/memory")]
-pub async fn memory(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn memory(state: web::Data<AppState>) -> HttpResponse {
     let probe = &state.memory;
     let sample = probe.sample();
     HttpResponse::Ok().json(MemoryBody {

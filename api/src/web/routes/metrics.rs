@@ -22,7 +22,7 @@ use crate::{
     )
 )]
 #[get("/metrics")]
-pub async fn metrics(
+pub(crate) async fn metrics(
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse> {

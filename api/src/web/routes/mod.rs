@@ -1,18 +1,18 @@
 //! HTTP endpoints, one file each. `configure` registers every documented route; the OpenAPI document
 //! is collected from the same calls, so the two cannot drift apart.
 
-pub mod events;
-pub mod fallback;
-pub mod health;
-pub mod history;
-pub mod ingestion_status;
-pub mod leaderboard;
+pub(crate) mod events;
+pub(crate) mod fallback;
+pub(crate) mod health;
+pub(crate) mod history;
+pub(crate) mod ingestion_status;
+pub(crate) mod leaderboard;
 pub mod memory;
-pub mod metrics;
-pub mod network;
-pub mod pnodes;
-pub mod ready;
-pub mod seeds;
+pub(crate) mod metrics;
+pub(crate) mod network;
+pub(crate) mod pnodes;
+pub(crate) mod ready;
+pub(crate) mod seeds;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 

@@ -34,7 +34,7 @@ use crate::{
     "/api/network",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub(crate) async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let answer = async {
         let summary = history::network_summary(state.db.conn(), Utc::now()).await?;
         Ok(Bytes::from(serde_json::to_vec(&summary)?))
@@ -64,7 +64,7 @@ pub async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     "/api/network/history",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn cycles(
+pub(crate) async fn cycles(
     req: HttpRequest,
     state: web::Data<AppState>,
     raw: web::Query<RawWindow>,

@@ -67,7 +67,7 @@ pub(crate) fn no_such_pnode(pubkey: &str) -> ApiError {
     "/api/pnodes",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn list(
+pub(crate) async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     raw: web::Query<RawPnodeQuery>,
@@ -95,7 +95,7 @@ pub async fn list(
     "/api/pnodes/{pubkey}",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn one(
+pub(crate) async fn one(
     req: HttpRequest,
     state: web::Data<AppState>,
     pubkey: web::Path<String>,

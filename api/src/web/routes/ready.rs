@@ -17,7 +17,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The database answers.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Ready {
+pub(crate) struct Ready {
     /// Always "ready".
     #[schema(example = "ready")]
     pub status: &'static str,
@@ -36,7 +36,7 @@ pub struct Ready {
     )
 )]
 #[get("/api/ready")]
-pub async fn ready(
+pub(crate) async fn ready(
     state: web::Data<AppState>,
     outage: Option<web::Data<DatabaseOutage>>,
 ) -> Result<HttpResponse> {

@@ -35,7 +35,7 @@ use crate::{
     "/api/seeds",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub(crate) async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let answer = async {
         let seeds = seeds::seed_list(state.db.conn(), &state.seeds).await?;
         Ok(Bytes::from(serde_json::to_vec(&seeds)?))
@@ -66,7 +66,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     "/api/seeds/{id}/pnodes",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub async fn pnodes(
+pub(crate) async fn pnodes(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,

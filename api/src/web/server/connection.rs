@@ -29,7 +29,7 @@ use tokio::{
 
 /// Counters of what the guard did, shared by every connection.
 #[derive(Debug, Clone, Default)]
-pub struct ConnectionMetrics {
+pub(crate) struct ConnectionMetrics {
     protocol_errors: Family<StatusLabel, Counter>,
     write_timeouts: Counter,
 }
@@ -42,7 +42,7 @@ struct StatusLabel {
 
 impl ConnectionMetrics {
     /// Registers the counters (named under the HTTP metrics' prefix).
-    pub fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "http_protocol_errors",
             "Requests answered by the HTTP layer itself (unparsable, too slow, head too large), by status",
@@ -58,7 +58,7 @@ impl ConnectionMetrics {
 
 /// A connection whose writes are timed and whose protocol errors are given bodies.
 #[derive(Debug)]
-pub struct Guarded<T> {
+pub(crate) struct Guarded<T> {
     io: T,
     write_timeout: Duration,
     /// Running while a write waits for the client to accept bytes.
@@ -77,7 +77,7 @@ struct Rewritten {
 }
 
 impl<T> Guarded<T> {
-    pub fn new(io: T, write_timeout: Duration, metrics: ConnectionMetrics) -> Self {
+    pub(crate) fn new(io: T, write_timeout: Duration, metrics: ConnectionMetrics) -> Self {
         Self {
             io,
             write_timeout,

@@ -3,7 +3,7 @@
 //! [`Guarded`] (write timeout, JSON bodies for the protocol's own errors). `HttpServer` takes no
 //! such wrapper, hence this assembly.
 
-pub mod connection;
+pub(crate) mod connection;
 
 use std::{fmt, io, net::TcpListener, time::Duration};
 
@@ -19,7 +19,7 @@ use self::connection::{ConnectionMetrics, Guarded};
 
 /// How connections are served.
 #[derive(Debug, Clone)]
-pub struct ServerOptions {
+pub(crate) struct ServerOptions {
     /// Worker threads (`None`: one per CPU core).
     pub workers: Option<usize>,
     /// How long in-flight requests may take to finish on shutdown.
@@ -38,7 +38,7 @@ pub struct ServerOptions {
 /// The apps get actix-web's default `AppConfig` (host `localhost:8080`): it only matters to
 /// URL generation and to `ConnectionInfo` for a request without a `Host` header, neither of
 /// which the service uses.
-pub fn serve<F, I, S, B>(
+pub(crate) fn serve<F, I, S, B>(
     listener: TcpListener,
     options: ServerOptions,
     make_app: F,
