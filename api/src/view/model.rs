@@ -175,8 +175,9 @@ pub struct LatestStats {
 }
 
 /// `GET /api/pnodes`: the whole network (`globalPnodes`) without `limit`, one page (`pnodes`
-/// and `pagination`) with it. Its schema is the OpenAPI document's; the bodies themselves are
-/// written piece by piece (`crate::web::answer::pnodes`), in the same shape.
+/// and `pagination`) with it.
+// Only a schema, for the OpenAPI document: the answers are written piece by piece in the same
+// shape (`crate::web::answer::pnodes`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 #[expect(
