@@ -6,6 +6,7 @@ use pnode_api::{
     collector::{Clock, Collector, CycleReport, settings::CollectorSettings},
     db::{Database, settings::DatabaseSettings},
     history::status::{self, IngestionStatus},
+    net::http::Outbound,
 };
 use pnode_tools::sim::{SimConfig, SimNetwork};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -119,7 +120,8 @@ pub fn collector_for(sim: &SimNetwork, pool: &Database, url: &str) -> Collector 
         .join(",")
         .parse()
         .expect("the sim's seeds are valid");
-    Collector::new(pool.clone(), &seeds, fast_settings(), url)
+    let outbound = Outbound::web_roots().expect("TLS");
+    Collector::new(pool.clone(), &seeds, fast_settings(), &outbound, url).expect("collector")
 }
 
 pub async fn scalar(conn: &DatabaseConnection, sql: &str) -> i64 {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use pnode_tools::sim::{PodFault, SeedFault, SimConfig};
+use serde_json::json;
 
 use crate::{collecting::Rig, helpers::Backend};
 
@@ -11,6 +12,7 @@ on_both_backends!(
     a_cycle_in_which_every_seed_fails_erases_nothing,
     each_seed_fault_is_recorded_with_its_kind,
     a_stalled_node_does_not_hold_the_cycle,
+    control_characters_in_gossip_make_bad_pods_and_nothing_else,
 );
 
 async fn one_broken_seed_among_healthy_ones_loses_only_its_own_answer(backend: Backend) {
@@ -155,4 +157,96 @@ async fn a_stalled_node_does_not_hold_the_cycle(backend: Backend) {
         .await,
         1
     );
+}
+
+/// Gossip with NUL and other control characters, or text past its bound: each such pod is a bad
+/// pod, counted and left out; the seed's other pods, and the cycle, go through on both backends
+/// (PostgreSQL refuses `\u0000` in text: stored, it would fail the seed's whole answer).
+async fn control_characters_in_gossip_make_bad_pods_and_nothing_else(backend: Backend) {
+    let mut rig = Rig::start(&backend, SimConfig::default()).await;
+    let pod = |pubkey: &str, address: &str, version: &str| {
+        json!({
+            "address": address, "pubkey": pubkey, "version": version,
+            "last_seen_timestamp": 1_765_057_753, "is_public": false, "rpc_port": 6000,
+        })
+    };
+    let good = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
+    let long = "1".repeat(200);
+    rig.sim.set_extra_pods(vec![
+        pod(
+            "7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR",
+            "127.0.0.1:9001",
+            "0.8.0\u{0}",
+        ),
+        pod(
+            "Aj6AqP7xvmBNuPF5v4zNB3SYxBe3yP6rsqK6KsaKVXKM",
+            "127.0.0.1\u{0}:9001",
+            "0.8.0",
+        ),
+        pod(
+            "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T",
+            "127.0.0.1:9001",
+            "0.8\u{1b}[31m",
+        ),
+        pod(
+            "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+            "127.0.0.1:9001",
+            &long,
+        ),
+        pod(good, "127.0.0.1:9001", "0.8.0"),
+    ]);
+
+    let report = rig.cycle().await;
+
+    let seeds = rig.sim.seed_urls().len();
+    assert!(
+        report.seeds.iter().all(|seed| seed.error.is_none()),
+        "{report:?}"
+    );
+    // The simulator's own odd entries (a pod without a pubkey, one with an invalid one), and ours.
+    assert_eq!(report.skipped, seeds * (2 + 4), "{report:?}");
+    assert_eq!(
+        rig.count(&format!(
+            "pnodes WHERE pubkey = '{good}' AND gossip_version = '0.8.0'"
+        ))
+        .await,
+        1
+    );
+    let bad = "pnodes WHERE pubkey IN ('7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR', \
+        'Aj6AqP7xvmBNuPF5v4zNB3SYxBe3yP6rsqK6KsaKVXKM', '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T', \
+        'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v')";
+    assert_eq!(rig.count(bad).await, 0, "no bad pod is stored");
+    assert_eq!(
+        rig.count("ingestion_runs WHERE finished_at IS NOT NULL")
+            .await,
+        1
+    );
+
+    // The same pubkeys with clean text are recorded: only their text made them bad pods.
+    rig.sim.set_extra_pods(vec![
+        pod(
+            "7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR",
+            "127.0.0.1:9001",
+            "0.8.0",
+        ),
+        pod(
+            "Aj6AqP7xvmBNuPF5v4zNB3SYxBe3yP6rsqK6KsaKVXKM",
+            "127.0.0.1:9001",
+            "0.8.0",
+        ),
+        pod(
+            "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T",
+            "127.0.0.1:9001",
+            "0.8.0",
+        ),
+        pod(
+            "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+            "127.0.0.1:9001",
+            "0.8.0",
+        ),
+    ]);
+    rig.let_a_minute_pass().await;
+    let report = rig.cycle().await;
+    assert_eq!(report.skipped, seeds * 2, "{report:?}");
+    assert_eq!(rig.count(bad).await, 4);
 }

@@ -11,7 +11,7 @@ async fn the_demo_collects_a_simulated_network_and_serves_it() {
     let db = TestDb::create(&crate::helpers::Backend::Sqlite).await;
     let mut demo = Server::run("demo", &db.url, &[]);
     let addr = demo.wait_until_listening();
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http().build().expect("client");
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let nodes = loop {

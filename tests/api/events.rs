@@ -41,7 +41,7 @@ struct Sse {
 
 impl Sse {
     async fn open(url: &str, last_event_id: Option<&str>) -> reqwest::Response {
-        let mut request = reqwest::Client::new().get(url);
+        let mut request = crate::helpers::http().build().expect("client").get(url);
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
@@ -316,7 +316,7 @@ async fn streams_are_bounded_and_idle_or_stuck_ones_keep_memory_flat(backend: Ba
     let metrics_url = format!("{base}/metrics");
     // Warm up the server, then measure.
     for _ in 0..20 {
-        reqwest::get(format!("{base}/api/pnodes"))
+        crate::helpers::get(format!("{base}/api/pnodes"))
             .await
             .expect("warm up");
     }
@@ -335,7 +335,7 @@ async fn streams_are_bounded_and_idle_or_stuck_ones_keep_memory_flat(backend: Ba
         .collect();
     let stuck: Vec<TcpStream> = (0..STUCK).map(|_| raw_stream(&addr)).collect();
     let open = || async {
-        let text = reqwest::get(&metrics_url)
+        let text = crate::helpers::get(&metrics_url)
             .await
             .expect("metrics")
             .text()

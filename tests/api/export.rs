@@ -142,7 +142,10 @@ async fn text(
     path: &str,
     accept: Option<&str>,
 ) -> (reqwest::header::HeaderMap, String) {
-    let mut request = reqwest::Client::new().get(app.url(path));
+    let mut request = crate::helpers::http()
+        .build()
+        .expect("client")
+        .get(app.url(path));
     if let Some(accept) = accept {
         request = request.header(ACCEPT, accept);
     }
@@ -205,14 +208,18 @@ async fn csv_rows_read_back_equal_the_json_rows_for_every_question(backend: Back
         assert!(vary.contains(&"Accept"), "{vary:?}");
     }
     assert_ne!(json_headers[ETAG], csv_headers[ETAG]);
-    let revalidated = reqwest::Client::new()
+    let revalidated = crate::helpers::http()
+        .build()
+        .expect("client")
         .get(app.url("/api/pnodes?format=csv"))
         .header(IF_NONE_MATCH, csv_headers[ETAG].clone())
         .send()
         .await
         .expect("revalidate");
     assert_eq!(revalidated.status(), 304);
-    let crossed = reqwest::Client::new()
+    let crossed = crate::helpers::http()
+        .build()
+        .expect("client")
         .get(app.url("/api/pnodes"))
         .header(IF_NONE_MATCH, csv_headers[ETAG].clone())
         .send()
@@ -316,7 +323,7 @@ async fn twenty_thousand_nodes_are_exported_with_flat_memory(backend: Backend) {
     let get = |query: &'static str| {
         let url = format!("http://{addr}/api/pnodes?{query}");
         async move {
-            let response = reqwest::get(url).await.expect("request");
+            let response = crate::helpers::get(url).await.expect("request");
             assert_eq!(response.status(), 200);
             response.text().await.expect("body")
         }

@@ -300,7 +300,7 @@ async fn made_up_methods_and_paths_do_not_grow_metrics_or_memory() {
     let db = TestDb::create(&Backend::Sqlite).await;
     let mut server = Server::start(&db.url);
     let base = format!("http://{}", server.wait_until_listening());
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http().build().expect("client");
     let send = |n: usize| {
         let (client, base) = (client.clone(), base.clone());
         async move {

@@ -7,6 +7,19 @@ use pnode_api::app::{config::Settings, startup::Application};
 use pnode_tools::generate::{Spec, generate};
 pub use test_support::{Backend, TestDb};
 
+/// A client for the tests' own requests: the service's outbound client (no proxy, no redirects,
+/// TLS by rustls with ring, the process having no default crypto provider).
+pub fn http() -> reqwest::ClientBuilder {
+    pnode_api::net::http::Outbound::web_roots()
+        .expect("TLS")
+        .client()
+}
+
+/// `GET url` with a fresh [`http`] client.
+pub async fn get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http().build().expect("client").get(url).send().await
+}
+
 /// The app serving on a random port over its own fresh database.
 #[derive(Debug)]
 pub struct TestApp {
@@ -138,7 +151,7 @@ pub async fn spawn_app_on(db: &Arc<TestDb>, configure: impl FnOnce(&mut Settings
     let app_db = app.database().clone();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let client = reqwest::Client::builder()
+    let client = crate::helpers::http()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");

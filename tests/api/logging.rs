@@ -15,7 +15,7 @@ async fn each_request_is_logged_once_with_the_id_its_response_carries(backend: B
     let mut server = Server::start(&db.url);
     let addr = server.wait_until_listening();
 
-    let response = reqwest::get(format!("http://{addr}/api/nowhere"))
+    let response = crate::helpers::get(format!("http://{addr}/api/nowhere"))
         .await
         .expect("request");
     let id = response.headers()["x-request-id"]

@@ -40,5 +40,6 @@ mod seeds;
 mod signals;
 mod soak;
 mod storage_faults;
+mod tls;
 mod view_cache;
 mod webhooks;

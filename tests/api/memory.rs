@@ -28,7 +28,7 @@ fn within(a: u64, b: u64, fraction: f64) -> bool {
 }
 
 async fn memory_of(addr: &str) -> serde_json::Value {
-    let response = reqwest::get(format!("http://{addr}/api/system/memory"))
+    let response = crate::helpers::get(format!("http://{addr}/api/system/memory"))
         .await
         .expect("request");
     assert_eq!(response.status(), 200);
@@ -138,7 +138,7 @@ async fn the_view_logs_its_rows_and_rss_at_debug_level(backend: Backend) {
     );
     let addr = server.wait_until_listening();
 
-    let body: serde_json::Value = reqwest::get(format!("http://{addr}/api/pnodes"))
+    let body: serde_json::Value = crate::helpers::get(format!("http://{addr}/api/pnodes"))
         .await
         .expect("request")
         .json()

@@ -273,7 +273,9 @@ async fn the_leaderboard_ranks_by_each_metric_in_the_views_score_order(backend: 
     // Cached per data version: the same bytes until something is written.
     let again = app.get("/api/leaderboard").await;
     let etag = again.headers()["etag"].clone();
-    let not_modified = reqwest::Client::new()
+    let not_modified = crate::helpers::http()
+        .build()
+        .expect("client")
         .get(app.url("/api/leaderboard"))
         .header("if-none-match", etag)
         .send()

@@ -256,7 +256,7 @@ async fn sigterm_during_a_collection_cycle_lets_it_finish_its_writes(backend: Ba
     // The first cycle has opened its run (and waits on the slow seed).
     let status = format!("http://{addr}/api/ingestion-status");
     crate::helpers::wait_until("the first cycle runs", || async {
-        let status: serde_json::Value = match reqwest::get(&status).await {
+        let status: serde_json::Value = match crate::helpers::get(&status).await {
             Ok(response) => response.json().await.unwrap_or_default(),
             Err(_) => serde_json::Value::Null,
         };

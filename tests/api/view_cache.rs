@@ -153,10 +153,7 @@ async fn a_replica_never_serves_an_answer_older_than_the_database(backend: Backe
         "the replica shows the cycle's new sample"
     );
 
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = crate::helpers::http().no_proxy().build().expect("client");
     let stored = credits::refresh(
         &rig.conn,
         &client,

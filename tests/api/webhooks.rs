@@ -9,9 +9,12 @@ use std::{
 };
 
 use hmac::{Hmac, KeyInit, Mac};
-use pnode_api::push::{
-    settings::WebhookSettings,
-    webhooks::{self, AttemptResult, Outcome, WebhookMetrics},
+use pnode_api::{
+    net::http::Outbound,
+    push::{
+        settings::WebhookSettings,
+        webhooks::{self, AttemptResult, Outcome, WebhookMetrics},
+    },
 };
 use pnode_tools::sim::{PodFault, SimConfig};
 use serde_json::Value;
@@ -24,11 +27,13 @@ use tokio::{
 use crate::{
     collecting::Rig,
     helpers::{Backend, wait_until},
+    tls::{TestCa, TlsFront, backend_of},
 };
 
 on_both_backends!(
     a_node_turning_unreachable_is_delivered_once_signed_retried_and_cooled_down,
     a_receiver_that_never_answers_does_not_hold_the_cycles,
+    the_readme_example_delivers_over_https,
 );
 
 const SECRET: &str = "s3cret";
@@ -156,6 +161,16 @@ async fn read_request(
 
 /// The rig's collector sending to `rules` with short retries.
 fn send_webhooks(rig: &mut Rig, rules: &str, cooldown: Duration) -> WebhookMetrics {
+    send_webhooks_over(rig, rules, cooldown, &Outbound::web_roots().expect("TLS"))
+}
+
+/// As [`send_webhooks`], calling out through `outbound`.
+fn send_webhooks_over(
+    rig: &mut Rig,
+    rules: &str,
+    cooldown: Duration,
+    outbound: &Outbound,
+) -> WebhookMetrics {
     let settings = WebhookSettings {
         urls: rules.into(),
         secret: SECRET.into(),
@@ -165,7 +180,7 @@ fn send_webhooks(rig: &mut Rig, rules: &str, cooldown: Duration) -> WebhookMetri
         backoff_max: Duration::from_millis(400),
         cooldown,
     };
-    let (sender, _task, metrics) = webhooks::start(&settings)
+    let (sender, _task, metrics) = webhooks::start(&settings, outbound)
         .expect("valid settings")
         .expect("a rule");
     rig.collector.send_events_to(sender);
@@ -306,4 +321,36 @@ async fn a_receiver_that_never_answers_does_not_hold_the_cycles(backend: Backend
         "{} in flight",
         receiver.accepted()
     );
+}
+
+/// The README's example rule, `node.reachability|node.disappeared=https://…/pnodes`, against a
+/// receiver on loopback behind TLS (its certificate signed by a CA made here and trusted).
+async fn the_readme_example_delivers_over_https(backend: Backend) {
+    let mut rig = Rig::start(&backend, SimConfig::default()).await;
+    let receiver = Receiver::start(Vec::new(), false).await;
+    let ca = TestCa::new("pnode-api test CA");
+    let front = TlsFront::start(backend_of(&receiver.url), ca.server_config()).await;
+    let rule = format!(
+        "node.reachability|node.disappeared={}",
+        front.url("/pnodes")
+    );
+    let metrics = send_webhooks_over(&mut rig, &rule, COOLDOWN, &ca.outbound());
+    rig.cycle().await;
+    let index = rig
+        .sim
+        .pods()
+        .iter()
+        .position(|pod| pod.public)
+        .expect("a public pod");
+    rig.sim.set_pod_fault(index, PodFault::Garbage);
+    two_minutes(&rig).await;
+    rig.cycle().await;
+    wait_until("the change is delivered over https", || async {
+        metrics.deliveries(Outcome::Delivered) == 1
+    })
+    .await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].json()["kind"], "node.reachability");
+    assert_eq!(got[0].json()["reachable"], false);
 }

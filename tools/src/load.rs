@@ -2,6 +2,7 @@
 //! each answer a 2xx whose body is read whole. A failed request is counted and the run goes on,
 //! so a long run reports every failure rather than stopping at the first.
 
+use pnode_api::net::http::Outbound;
 use reqwest::header::HeaderMap;
 use std::{
     sync::{
@@ -14,14 +15,11 @@ use std::{
 /// How many error messages a [`Tally`] keeps; the rest are only counted.
 pub const KEPT_ERRORS: usize = 5;
 
-/// An HTTP client that goes only where it is told: redirects are not followed and no proxy is
-/// taken from the environment, so every request reaches the URL it names and nothing else.
-pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .build()
+/// An HTTP client that goes only where it is told: the service's own outbound client
+/// (`pnode_api::net::http`: redirects are not followed and no proxy is taken from the
+/// environment, so every request reaches the URL it names and nothing else).
+pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(Outbound::web_roots()?.client().timeout(timeout).build()?)
 }
 
 /// Counters the workers share, readable while they run (for progress lines).

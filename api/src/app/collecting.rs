@@ -10,6 +10,7 @@ use crate::{
     app::config::Settings,
     collector::Collector,
     db::{Database, health::WriteHealth},
+    net::http::Outbound,
     observe::metrics::Metrics,
     push::webhooks::{self, WebhookMetrics},
 };
@@ -39,14 +40,16 @@ impl Collecting {
         if settings.seeds.as_slice().is_empty() {
             return Ok(None);
         }
+        let outbound = Outbound::from_settings(&settings.outbound)?;
         let mut collector = Collector::new(
             db.clone(),
             &settings.seeds,
             settings.collector.clone(),
+            &outbound,
             settings.database.url(),
-        );
+        )?;
         let webhooks = match deliveries {
-            Deliveries::Send => webhooks::start(&settings.webhooks)?,
+            Deliveries::Send => webhooks::start(&settings.webhooks, &outbound)?,
             Deliveries::Skip => {
                 if settings.webhooks.any() {
                     tracing::warn!(

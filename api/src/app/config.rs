@@ -10,6 +10,7 @@ use crate::domain::seeds::Seeds;
 pub use crate::{
     collector::settings::{CollectorSettings, RetentionSettings},
     db::settings::DatabaseSettings,
+    net::settings::OutboundSettings,
     observe::memory::settings::MemorySettings,
     push::settings::{EventSettings, WebhookSettings},
     web::settings::{CorsOrigins, HttpSettings},
@@ -56,6 +57,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub events: EventSettings,
+
+    #[command(flatten)]
+    pub outbound: OutboundSettings,
 
     #[command(flatten)]
     pub webhooks: WebhookSettings,
@@ -142,6 +146,12 @@ fn defaults_command<T: Args>() -> clap::Command {
 }
 
 impl Default for DatabaseSettings {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl Default for OutboundSettings {
     fn default() -> Self {
         defaults()
     }

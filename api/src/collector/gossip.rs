@@ -16,21 +16,32 @@ use crate::{
     net::prpc::{Pod, PodsAnswer},
 };
 
+/// The longest version kept: real ones are under 40 bytes
+/// (`0.8.0-trynet.20251212183600.9eea72e`); a longer one makes the pod a bad pod.
+pub(crate) const MAX_VERSION_BYTES: usize = 128;
+
+/// The longest gossip address kept (an IPv6 address with a port is under 50 bytes; a host name
+/// at most 253): a longer one makes the pod a bad pod.
+pub(crate) const MAX_ADDRESS_BYTES: usize = 260;
+
 /// The pods of one answer worth recording, one per pubkey.
 #[derive(Debug, Default)]
 pub(super) struct Selected {
     pub pods: Vec<(String, Pod)>,
-    /// Entries without a pubkey, with one that is not base58 of 32 bytes, or malformed.
+    /// Bad pods: without a pubkey, with one that is not base58 of 32 bytes, with text that
+    /// holds control characters (PostgreSQL refuses NUL) or is longer than its bound, or
+    /// malformed.
     pub skipped: usize,
 }
 
-/// Keeps the pods with a valid pubkey; a pubkey reported at several addresses (NAT, restarts)
-/// keeps the entry seen most recently.
+/// Keeps the pods with a valid pubkey and text fit to store; a pubkey reported at several
+/// addresses (NAT, restarts) keeps the entry seen most recently.
 pub(super) fn select(answer: PodsAnswer) -> Selected {
     let mut skipped = answer.malformed;
     let mut by_pubkey: HashMap<String, Pod> = HashMap::new();
     for pod in answer.pods {
-        let Some(pubkey) = pod.pubkey.clone().filter(|key| pubkey::is_valid(key)) else {
+        let pubkey = pod.pubkey.clone().filter(|key| pubkey::is_valid(key));
+        let Some(pubkey) = pubkey.filter(|_| text_fits(&pod)) else {
             skipped += 1;
             continue;
         };
@@ -44,6 +55,17 @@ pub(super) fn select(answer: PodsAnswer) -> Selected {
     let mut pods: Vec<_> = by_pubkey.into_iter().collect();
     pods.sort_by(|a, b| a.0.cmp(&b.0));
     Selected { pods, skipped }
+}
+
+/// Whether the pod's text can be stored and shown as reported: no control character (NUL, which
+/// PostgreSQL refuses, and the rest, which would reach logs, CSV and terminals), within bounds.
+fn text_fits(pod: &Pod) -> bool {
+    let clean = |text: &str, max: usize| text.len() <= max && !text.chars().any(char::is_control);
+    clean(&pod.address, MAX_ADDRESS_BYTES)
+        && pod
+            .version
+            .as_deref()
+            .is_none_or(|version| clean(version, MAX_VERSION_BYTES))
 }
 
 /// Writes what `seed` reported at `now`, all or nothing. Returns the id of each node.
@@ -217,5 +239,34 @@ mod tests {
         assert_eq!(selected.skipped, 3);
         assert_eq!(selected.pods.len(), 1);
         assert_eq!(selected.pods[0].1.address, "10.0.0.2:9001");
+    }
+
+    #[test]
+    fn text_with_control_characters_or_past_its_bound_makes_a_bad_pod() {
+        let with = |address: &str, version: Option<&str>| Pod {
+            version: version.map(str::to_owned),
+            ..pod(address, Some(KEY), 1)
+        };
+        let long_version = "1".repeat(MAX_VERSION_BYTES + 1);
+        let long_address = format!("{}:9001", "a".repeat(MAX_ADDRESS_BYTES));
+        for bad in [
+            with("10.0.0.1:9001", Some("0.8.0\u{0}")),
+            with("10.0.0.1\u{0}:9001", None),
+            with("10.0.0.1:9001\n", None),
+            with("10.0.0.1:9001", Some("0.8\u{1b}[31m")),
+            with("10.0.0.1:9001", Some("0.8\u{85}")),
+            with("10.0.0.1:9001", Some(&long_version)),
+            with(&long_address, None),
+        ] {
+            assert!(!text_fits(&bad), "{bad:?}");
+        }
+        assert!(text_fits(&with(
+            "[2001:db8::1]:9001",
+            Some("0.8.0-trynet.20251212183600.9eea72e")
+        )));
+        assert!(text_fits(&with(
+            "10.0.0.1:9001",
+            Some(&"1".repeat(MAX_VERSION_BYTES))
+        )));
     }
 }

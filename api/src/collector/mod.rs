@@ -42,7 +42,10 @@ use crate::{
         health::{WriteHealth, Writer},
     },
     domain::seeds::Seeds,
-    net::prpc::{self, Pod, PrpcClient},
+    net::{
+        http::Outbound,
+        prpc::{Pod, PrpcClient},
+    },
     push::webhooks::WebhookSender,
 };
 
@@ -66,7 +69,7 @@ pub struct Collector {
     seeds: Vec<String>,
     settings: CollectorSettings,
     leadership: Leadership,
-    /// For the credits source: a direct client (`prpc::direct_client`), like the pRPC one.
+    /// For the credits source: a client of `crate::net::http`, like the pRPC one.
     credits_client: reqwest::Client,
     metrics: CollectorMetrics,
     clock: Clock,
@@ -77,28 +80,34 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// A collector of `seeds` into `db`, calling out through `outbound` (fails only when an HTTP
+    /// client cannot be built).
     pub fn new(
         db: Database,
         seeds: &Seeds,
         settings: CollectorSettings,
+        outbound: &Outbound,
         database_url: &str,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
             leadership: Leadership::new(db.backend(), database_url),
-            client: PrpcClient::new(settings.prpc_timeout),
+            client: PrpcClient::new(outbound, settings.prpc_timeout),
             seeds: seeds
                 .as_slice()
                 .iter()
                 .map(|seed| seed.base_url.clone())
                 .collect(),
-            credits_client: prpc::direct_client().build().unwrap_or_default(),
+            credits_client: outbound
+                .client()
+                .build()
+                .context("building the credits source's HTTP client")?,
             db,
             settings,
             metrics: CollectorMetrics::default(),
             clock: Clock::default(),
             health: Arc::default(),
             webhooks: None,
-        }
+        })
     }
 
     /// Hands the events it records to `webhooks` from now on (never waiting).

@@ -35,16 +35,17 @@ use tokio::{
     task::JoinHandle,
 };
 
+use backon::{ExponentialBuilder, Retryable as _};
+
 use crate::{
     domain::secret::{ExposeSecret, SecretString},
-    net::prpc,
+    net::http::Outbound,
     observe::redact,
     push::{
         events::{Change, Event, KINDS},
         settings::WebhookSettings,
     },
 };
-use backon::{ExponentialBuilder, Retryable as _};
 
 /// Events waiting for delivery, per rule; more are dropped (and counted).
 const QUEUE: usize = 1024;
@@ -244,13 +245,15 @@ impl WebhookSender {
 /// the collector, a task that ends them all when aborted, and the counters to register.
 pub fn start(
     settings: &WebhookSettings,
+    outbound: &Outbound,
 ) -> anyhow::Result<Option<(WebhookSender, JoinHandle<()>, WebhookMetrics)>> {
     let rules = parse_rules(settings.urls.expose_secret())
         .map_err(|err| anyhow::anyhow!("PNODE_WEBHOOKS: {err}"))?;
     if rules.is_empty() {
         return Ok(None);
     }
-    let client = prpc::direct_client()
+    let client = outbound
+        .client()
         .timeout(settings.timeout)
         .user_agent(concat!("pnode-api/", env!("CARGO_PKG_VERSION")))
         .build()?;

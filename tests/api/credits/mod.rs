@@ -26,10 +26,7 @@ const SOURCE: &str = "http://127.0.0.1:1/api/pods-credits";
 
 fn client() -> reqwest::Client {
     // Loopback only: a proxy from the environment must not see the test's requests.
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
+    crate::helpers::http().no_proxy().build().expect("client")
 }
 
 fn policy() -> CreditsPolicy {

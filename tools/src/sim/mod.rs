@@ -241,6 +241,13 @@ impl SimNetwork {
         self.shared.network().set_credits_garbage(garbage);
     }
 
+    /// From now on every seed also reports `pods` after its own, exactly as given: untrusted
+    /// gossip (control characters, host names, private addresses...) for the tests of what the
+    /// collector does with it. An empty list stops them.
+    pub fn set_extra_pods(&self, pods: Vec<serde_json::Value>) {
+        self.shared.network().set_extra_pods(pods);
+    }
+
     /// How many answers the credits API has given so far (garbage included).
     pub fn credits_served(&self) -> u64 {
         self.shared.network().credits_served()

@@ -31,6 +31,8 @@ pub(super) struct Network {
     credits_garbage: bool,
     /// Answers the credits API has given (garbage included).
     credits_served: u64,
+    /// Entries every seed reports as they are, after its own (hostile gossip, for tests).
+    extra_pods: Vec<Value>,
     now: i64,
     ticks: u64,
     /// Simulated seconds passed since the start.
@@ -102,6 +104,7 @@ impl Network {
             seed_faults: vec![SeedFault::None; config.seeds],
             credits_garbage: false,
             credits_served: 0,
+            extra_pods: Vec::new(),
             now,
             ticks: 0,
             elapsed: 0,
@@ -141,6 +144,11 @@ impl Network {
         if let Some(node) = self.pods.get_mut(pod) {
             node.fault = fault;
         }
+    }
+
+    /// From now on every seed also reports `pods`, as they are.
+    pub(super) fn set_extra_pods(&mut self, pods: Vec<Value>) {
+        self.extra_pods = pods;
     }
 
     /// Counts one answer of the credits API.
@@ -242,7 +250,7 @@ impl Network {
 
     /// The `result` of `get-pods-with-stats` (or, `legacy`, of `get-pods`) on seed `seed`.
     pub(super) fn pods_result(&self, seed: usize, legacy: bool) -> Value {
-        let entries: Vec<Value> = self
+        let mut entries: Vec<Value> = self
             .report(seed)
             .iter()
             .map(|entry| {
@@ -255,6 +263,7 @@ impl Network {
                 }
             })
             .collect();
+        entries.extend(self.extra_pods.iter().cloned());
         json!({"total_count": entries.len(), "pods": entries})
     }
 

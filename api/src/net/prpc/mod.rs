@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 pub use types::{NodeStats, Pod, PodsAnswer, PodsMethod, PrpcError};
 
+use super::http::Outbound;
+
 /// Answers are refused above this size unless [`PrpcClient::with_max_answer_bytes`] says otherwise.
 pub const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -35,19 +37,12 @@ pub struct PrpcClient {
     max_answer_bytes: usize,
 }
 
-/// An HTTP client that calls where it is told, and only there: no proxy from the environment
-/// (one would see every call) and no redirects (one could send the service anywhere). For pNodes,
-/// the credits source and webhooks alike.
-pub fn direct_client() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-}
-
 impl PrpcClient {
-    /// Per-call timeout covers connect + whole answer.
-    pub fn new(timeout: Duration) -> Self {
-        let http = direct_client()
+    /// A client over `outbound` (`crate::net::http`); the per-call timeout covers connect +
+    /// whole answer.
+    pub fn new(outbound: &Outbound, timeout: Duration) -> Self {
+        let http = outbound
+            .client()
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|err| format!("cannot build the HTTP client: {}", error_chain(&err)));

@@ -305,11 +305,14 @@ async fn an_endless_answer_is_cut_at_the_cap() {
     });
 
     let started = std::time::Instant::now();
-    let err = PrpcClient::new(Duration::from_secs(5))
-        .with_max_answer_bytes(64 * 1024)
-        .stats(&url)
-        .await
-        .expect_err("too large");
+    let err = PrpcClient::new(
+        &crate::net::http::Outbound::web_roots().expect("TLS"),
+        Duration::from_secs(5),
+    )
+    .with_max_answer_bytes(64 * 1024)
+    .stats(&url)
+    .await
+    .expect_err("too large");
     assert!(matches!(err, PrpcError::TooLarge(65_536)), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(2),

@@ -6,12 +6,12 @@ mod seeds;
 use std::time::Duration;
 
 use super::*;
-use pnode_api::net::prpc::PrpcClient;
+use pnode_api::net::{http::Outbound, prpc::PrpcClient};
 
 const SHORT: Duration = Duration::from_millis(300);
 
 fn client() -> PrpcClient {
-    PrpcClient::new(SHORT)
+    PrpcClient::new(&Outbound::web_roots().expect("TLS"), SHORT)
 }
 
 /// Two seeds, eight pods, half of them public: enough for every behaviour, quick to start.

@@ -81,7 +81,9 @@ async fn private_faulty_and_silent_pods_fail_as_a_collector_must_expect() {
 #[tokio::test]
 async fn the_credits_api_lists_every_pod_and_can_answer_garbage() {
     let sim = SimNetwork::start(small()).await.expect("sim");
-    let http = reqwest::Client::builder()
+    let http = pnode_api::net::http::Outbound::web_roots()
+        .expect("TLS")
+        .client()
         .no_proxy()
         .build()
         .expect("client");

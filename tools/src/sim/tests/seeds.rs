@@ -3,7 +3,10 @@
 use std::{collections::HashSet, time::Duration};
 
 use super::*;
-use pnode_api::net::prpc::{PodsMethod, PrpcError};
+use pnode_api::net::{
+    http::Outbound,
+    prpc::{PodsMethod, PrpcError},
+};
 
 #[tokio::test]
 async fn the_client_reads_every_seed_of_a_started_network() {
@@ -15,7 +18,7 @@ async fn the_client_reads_every_seed_of_a_started_network() {
             .into_vec()
             .is_ok_and(|key| key.len() == 32)
     }));
-    let client = PrpcClient::new(Duration::from_secs(2));
+    let client = PrpcClient::new(&Outbound::web_roots().expect("TLS"), Duration::from_secs(2));
     let mut seen_somewhere = HashSet::new();
 
     for (seed, url) in sim.seed_urls().iter().enumerate() {
@@ -215,7 +218,9 @@ async fn nodes_answer_versions_unknown_methods_and_malformed_requests_like_real_
             .starts_with("0.8.0")
     );
 
-    let http = reqwest::Client::builder()
+    let http = pnode_api::net::http::Outbound::web_roots()
+        .expect("TLS")
+        .client()
         .no_proxy()
         .build()
         .expect("client");
