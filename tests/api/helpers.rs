@@ -151,7 +151,9 @@ pub async fn spawn_app_on(db: &Arc<TestDb>, configure: impl FnOnce(&mut Settings
     let app_db = app.database().clone();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
+    // As a browser does, it follows redirects (`/docs` to `/docs/`).
     let client = crate::helpers::http()
+        .redirect(reqwest::redirect::Policy::limited(3))
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");

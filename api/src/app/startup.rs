@@ -118,18 +118,24 @@ impl Application {
     ) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
+        let mut collector = self.collector;
         tokio::select! {
             reason = shutdown => {
                 tracing::info!(signal = reason, "shutting down: finishing in-flight requests");
                 // Event streams never finish by themselves.
                 self.events.close();
+                // The cycle in flight first, while the HTTP workers still run: a pooled
+                // connection a worker opened lives on that worker's runtime, and dies with it.
+                if let Some(collector) = collector.take() {
+                    collector.stop(self.shutdown_timeout).await;
+                }
                 handle.stop(true).await;
                 server.await??;
             }
             // The server only ends by itself when it failed.
             ended = &mut server => ended??,
         }
-        if let Some(collector) = self.collector {
+        if let Some(collector) = collector {
             collector.stop(self.shutdown_timeout).await;
         }
         self.memory_monitor.abort();
