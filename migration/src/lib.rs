@@ -11,6 +11,7 @@ mod m20261128_000005_add_network_figures;
 mod m20261128_000006_add_node_newest_figures;
 mod m20261128_000007_add_node_scores;
 mod m20261128_000008_create_events;
+mod m20261203_000009_strip_url_credentials;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_add_node_newest_figures::Migration),
             Box::new(m20261128_000007_add_node_scores::Migration),
             Box::new(m20261128_000008_create_events::Migration),
+            Box::new(m20261203_000009_strip_url_credentials::Migration),
         ]
     }
 }

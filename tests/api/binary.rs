@@ -36,6 +36,9 @@ impl Server {
             .env("PNODE_LOG_FORMAT", "json")
             .env("PNODE_SHUTDOWN_TIMEOUT", "15s")
             .env("RUST_LOG", "info")
+            // Loopback only (the simulated pods), and no rate limit unless a test sets one.
+            .env("PNODE_STATS_TARGETS", "127.0.0.0/8")
+            .env("PNODE_RATE_LIMIT", "0")
             // The test's own variables last: they override the defaults above.
             .envs(env.iter().copied())
             .stdout(Stdio::piped())

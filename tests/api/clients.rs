@@ -75,6 +75,45 @@ fn openapi_yaml_passes_openapi_spec_validator() {
     assert!(said.contains("OK"), "{said}");
 }
 
+/// A YAML 1.1 reader (PyYAML) loads every value of `openapi.yaml` as the JSON document has it:
+/// no example time becomes a date.
+#[test]
+fn openapi_yaml_reads_the_same_in_pyyaml_as_the_served_json() {
+    let Some(python) = tool(".venv/bin/python") else {
+        return;
+    };
+    let script = "import json, sys, yaml\n\
+        loaded = yaml.safe_load(open(sys.argv[1]))\n\
+        served = json.loads(sys.stdin.read())\n\
+        def differ(a, b, at):\n    \
+            if isinstance(a, dict) and isinstance(b, dict):\n        \
+                return next((d for k in sorted(set(a) | set(b), key=str) \
+                    for d in [differ(a.get(k), b.get(k), at + '/' + str(k))] if d), None)\n    \
+            if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):\n        \
+                return next((d for i, (x, y) in enumerate(zip(a, b)) \
+                    for d in [differ(x, y, at + '/' + str(i))] if d), None)\n    \
+            return None if type(a) == type(b) and a == b else at + ': ' + repr(a)[:80] + ' vs ' + repr(b)[:80]\n\
+        print(differ(loaded, served, '') or 'SAME')\n";
+    let served = serde_json::to_string(&pnode_api::web::openapi::document()).expect("JSON");
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .arg(openapi_yaml())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), served.as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("python");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.trim() == "SAME",
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn openapi_yaml_passes_redocly_lint_with_the_recommended_rules() {
     let Some(redocly) = tool("node_modules/.bin/redocly") else {

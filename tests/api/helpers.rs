@@ -146,6 +146,9 @@ pub async fn spawn_app_on(db: &Arc<TestDb>, configure: impl FnOnce(&mut Settings
     let db = Arc::clone(db);
     let mut settings = Settings::with_database_url(db.url.clone());
     settings.database.max_connections = Some(4);
+    // No rate limit unless the test sets one; stats from the simulated pods, on loopback.
+    settings.http.rate_limit = pnode_api::web::ratelimit::RateLimit::OFF;
+    settings.collector.stats_targets = "127.0.0.0/8".parse().expect("a CIDR");
     configure(&mut settings);
     let app = Application::build(&settings).await.expect("build the app");
     let app_db = app.database().clone();

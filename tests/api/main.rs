@@ -41,5 +41,6 @@ mod signals;
 mod soak;
 mod storage_faults;
 mod tls;
+mod trust;
 mod view_cache;
 mod webhooks;

@@ -8,6 +8,7 @@ on_both_backends!(
     migrations_go_up_down_and_up_again_with_every_index,
     counters_keep_64_bits_and_a_node_takes_its_history_with_it,
     a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_arrive,
+    stored_urls_lose_their_user_info,
 );
 
 const TABLES: [&str; 9] = [
@@ -294,4 +295,122 @@ async fn a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_a
     );
     Migrator::down(&conn, Some(1)).await.expect("down one");
     conn.close().await.expect("close");
+}
+
+/// Rows written before seed URLs lost their user info (`http://bob:pw@host`) are rewritten
+/// without it, on the data of the schema just before; a sighting that then names the same (node,
+/// seed) as one stored without user info becomes one, spanning both.
+async fn stored_urls_lose_their_user_info(backend: Backend) {
+    use entity::{
+        pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting,
+        pod_credits_snapshot as snapshot,
+    };
+    use sea_orm::{EntityTrait, QueryOrder, Set};
+
+    let db = TestDb::create(&backend).await;
+    let conn = db.connect().await;
+    Migrator::up(&conn, Some(8))
+        .await
+        .expect("up to the eighth");
+    let now = chrono::DateTime::from_timestamp(1_765_057_753, 0).expect("a time");
+    let ago = |seconds| now - chrono::Duration::seconds(seconds);
+    let (secret, plain) = ("http://bob:hunter2@127.0.0.1:6000", "http://127.0.0.1:6000");
+    for id in [1, 2] {
+        pnode::Entity::insert(pnode::ActiveModel {
+            id: Set(id),
+            pubkey: Set(format!("node{id}")),
+            created_at: Set(now),
+            updated_at: Set(now),
+            reachable: Set(false),
+            failure_count: Set(0),
+            ..Default::default()
+        })
+        .exec_without_returning(&conn)
+        .await
+        .expect("a node");
+    }
+    // Node 1 was seen through both spellings of the seed; node 2 only with the password.
+    for (node, url, first, last) in [
+        (1, secret, 300, 200),
+        (1, plain, 100, 50),
+        (2, secret, 90, 10),
+    ] {
+        sighting::Entity::insert(sighting::ActiveModel {
+            pnode_id: Set(node),
+            seed_base_url: Set(url.into()),
+            first_seen_at: Set(ago(first)),
+            last_seen_at: Set(ago(last)),
+        })
+        .exec_without_returning(&conn)
+        .await
+        .expect("a sighting");
+    }
+    observation::Entity::insert(observation::ActiveModel {
+        pnode_id: Set(2),
+        seed_base_url: Set(secret.into()),
+        address: Set("127.0.0.1:9001".into()),
+        observed_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&conn)
+    .await
+    .expect("an observation");
+    snapshot::Entity::insert(snapshot::ActiveModel {
+        pod_pubkey: Set("node1".into()),
+        credits: Set(5),
+        source_url: Set("https://carol:pw@podcredits.example/api/pods-credits".into()),
+        observed_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&conn)
+    .await
+    .expect("a snapshot");
+
+    Migrator::up(&conn, None).await.expect("up");
+
+    let sightings = sighting::Entity::find()
+        .order_by_asc(sighting::Column::PnodeId)
+        .all(&conn)
+        .await
+        .expect("sightings");
+    let seen: Vec<_> = sightings
+        .iter()
+        .map(|s| {
+            (
+                s.pnode_id,
+                s.seed_base_url.as_str(),
+                s.first_seen_at,
+                s.last_seen_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [(1, plain, ago(300), ago(50)), (2, plain, ago(90), ago(10))]
+    );
+    let observed = observation::Entity::find()
+        .all(&conn)
+        .await
+        .expect("observations");
+    assert_eq!(observed[0].seed_base_url, plain);
+    let snapshots = snapshot::Entity::find()
+        .all(&conn)
+        .await
+        .expect("snapshots");
+    assert_eq!(
+        snapshots[0].source_url,
+        "https://podcredits.example/api/pods-credits"
+    );
+
+    // Down keeps the URLs as they are now; up again is a no-op.
+    Migrator::down(&conn, Some(1)).await.expect("down");
+    Migrator::up(&conn, None).await.expect("up again");
+    assert_eq!(
+        sighting::Entity::find()
+            .all(&conn)
+            .await
+            .expect("sightings")
+            .len(),
+        2
+    );
 }

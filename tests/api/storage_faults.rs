@@ -112,6 +112,15 @@ async fn a_full_disk_fails_cycles_loudly_and_writes_resume_when_space_returns() 
         .await
         .expect("another process can take the write lock");
     outside.execute("ROLLBACK").await.expect("rollback");
+    // The runs of the failed cycles are gone (at most the cycle running now is unfinished): none
+    // shows as running until it goes stale.
+    let unfinished: i64 = sea_orm::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM ingestion_runs WHERE finished_at IS NULL",
+    )
+    .fetch_one(&mut outside)
+    .await
+    .expect("count");
+    assert!(unfinished <= 1, "{unfinished} runs left unfinished");
     outside.close().await.expect("close");
     sim.stop().await;
 }

@@ -37,6 +37,7 @@ use crate::{
         metrics::HttpMetrics,
         openapi,
         outage::DatabaseOutage,
+        ratelimit::{self, ClientLimiter},
         request_id::{self, echo_request_id},
         routes::{self, fallback::RouteTable},
         server::{self, ServerOptions},
@@ -190,6 +191,7 @@ struct Parts {
     metrics: Metrics,
     http_metrics: HttpMetrics,
     outage: web::Data<DatabaseOutage>,
+    limiter: web::Data<ClientLimiter>,
 }
 
 impl Parts {
@@ -215,6 +217,10 @@ impl Parts {
             replay: settings.events.replay,
         }));
         let outage = web::Data::new(DatabaseOutage::new(db.clone()));
+        let limiter = web::Data::new(ClientLimiter::new(
+            settings.http.rate_limit,
+            settings.http.trusted_proxies.clone(),
+        ));
         let http_metrics = HttpMetrics::default();
         let view_metrics = ViewMetrics::default();
         let mut metrics = Metrics::new();
@@ -226,6 +232,7 @@ impl Parts {
         metrics.register_prefixed("pnode_full_views", |r| full_views.register(r));
         metrics.register_prefixed("pnode_events", |r| events.register(r));
         metrics.register_prefixed("pnode_database_outage", |r| outage.register(r));
+        metrics.register_prefixed("pnode_http", |r| limiter.register(r));
         if let Some(collecting) = collecting {
             collecting.register(&mut metrics);
         }
@@ -249,6 +256,7 @@ impl Parts {
             metrics,
             http_metrics,
             outage,
+            limiter,
         }
     }
 }
@@ -259,6 +267,7 @@ fn http_server(listener: TcpListener, settings: &Settings, parts: Parts) -> anyh
         metrics,
         http_metrics,
         outage,
+        limiter,
     } = parts;
     let doc = openapi::document();
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
@@ -275,6 +284,7 @@ fn http_server(listener: TcpListener, settings: &Settings, parts: Parts) -> anyh
             .app_data(metrics.clone())
             .app_data(http_metrics.clone())
             .app_data(outage.clone())
+            .app_data(limiter.clone())
             .app_data(QueryConfig::default().error_handler(extractor_error))
             .app_data(PathConfig::default().error_handler(extractor_error))
             .app_data(JsonConfig::default().error_handler(extractor_error))
@@ -289,6 +299,8 @@ fn http_server(listener: TcpListener, settings: &Settings, parts: Parts) -> anyh
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(routes::fallback::not_found))
                 .wrap(from_fn(edge::head_as_get))
+                // Inside CORS and the error handlers: a 429 is JSON a browser's script can read.
+                .wrap(from_fn(ratelimit::limit))
                 .wrap(from_fn(echo_request_id))
                 // Outside `Compress`, so that it only adds `Vary` where `Compress` did not.
                 .wrap(Compress::default())
@@ -314,6 +326,7 @@ fn http_server(listener: TcpListener, settings: &Settings, parts: Parts) -> anyh
             request_timeout: settings.http.request_timeout,
             keep_alive: settings.http.keep_alive,
             write_timeout: settings.http.write_timeout,
+            max_connections: settings.http.max_connections,
             metrics: connections,
         },
         make_app,
@@ -335,6 +348,9 @@ fn cors(origins: &CorsOrigins) -> Condition<Cors> {
             header::RETRY_AFTER,
             request_id::REQUEST_ID_HEADER,
             header::HeaderName::from_static(export::ROW_COUNT),
+            ratelimit::LIMIT,
+            ratelimit::REMAINING,
+            ratelimit::RESET,
         ])
         .max_age(3600);
     match origins {

@@ -1,6 +1,6 @@
 //! The collector's cycles: how they ended, how long they took, and what they found.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -14,6 +14,7 @@ use prometheus_client::{
 };
 
 use super::Counts;
+use crate::net::targets::Refusal;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -57,6 +58,14 @@ pub struct CollectorMetrics {
     stats_calls: Family<OutcomeLabels, Counter>,
     pods_skipped: Counter,
     seed_errors: Family<SeedLabels, Counter>,
+    targets_refused: Family<ReasonLabels, Counter>,
+    targets_skipped: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    /// One of [`Refusal::label`]'s: a closed set.
+    reason: &'static str,
 }
 
 impl Default for CollectorMetrics {
@@ -69,6 +78,8 @@ impl Default for CollectorMetrics {
             stats_calls: Family::default(),
             pods_skipped: Counter::default(),
             seed_errors: Family::default(),
+            targets_refused: Family::default(),
+            targets_skipped: Counter::default(),
         }
     }
 }
@@ -102,6 +113,22 @@ impl CollectorMetrics {
             "Pods left out of a seed's answer: no valid pubkey, or malformed",
             self.pods_skipped.clone(),
         );
+        for refusal in Refusal::ALL {
+            // Each reason shown from the start, at 0.
+            drop(self.targets_refused.get_or_create(&ReasonLabels {
+                reason: refusal.label(),
+            }));
+        }
+        registry.register(
+            "stats_targets_refused",
+            "Nodes not asked for their stats because of their gossiped address, by reason (not_ip_literal, bad_port, not_allowed: outside PNODE_STATS_TARGETS)",
+            self.targets_refused.clone(),
+        );
+        registry.register(
+            "stats_targets_skipped",
+            "get-stats calls left for a later cycle by PNODE_STATS_MAX_TARGETS",
+            self.targets_skipped.clone(),
+        );
         registry.register(
             "seed_errors",
             "Seed answers that gave no pods, by seed",
@@ -119,6 +146,18 @@ impl CollectorMetrics {
         if outcome != CycleOutcome::NotLeader {
             self.duration.observe(took.as_secs_f64());
         }
+    }
+
+    /// Records the addresses a cycle would not call, and the calls its cap left for later.
+    pub fn targets(&self, refused: &HashMap<Refusal, usize>, skipped: usize) {
+        for (refusal, nodes) in refused {
+            self.targets_refused
+                .get_or_create(&ReasonLabels {
+                    reason: refusal.label(),
+                })
+                .inc_by(*nodes as u64);
+        }
+        self.targets_skipped.inc_by(skipped as u64);
     }
 
     /// Records what a finished cycle found.

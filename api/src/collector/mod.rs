@@ -41,7 +41,11 @@ use crate::{
         Database,
         health::{WriteHealth, Writer},
     },
-    domain::seeds::Seeds,
+    domain::{
+        endpoint::split_credentials,
+        seeds::{Seed, Seeds},
+        text,
+    },
     net::{
         http::Outbound,
         prpc::{Pod, PrpcClient},
@@ -66,7 +70,12 @@ pub struct CycleReport {
 pub struct Collector {
     db: Database,
     client: PrpcClient,
-    seeds: Vec<String>,
+    seeds: Vec<Seed>,
+    /// Each seed's failure, while it lasts: logged once when it starts or changes, not every
+    /// cycle (a broken or hostile seed must not flood the log).
+    failing: plan::Failures,
+    /// The credits source's failure, while it lasts (logged as the seeds' are).
+    credits_failing: plan::Failures,
     settings: CollectorSettings,
     leadership: Leadership,
     /// For the credits source: a client of `crate::net::http`, like the pRPC one.
@@ -77,6 +86,11 @@ pub struct Collector {
     health: Arc<WriteHealth>,
     /// Where the events it records go, when webhooks are configured.
     webhooks: Option<WebhookSender>,
+    /// Where the next cycle starts in the list of stats calls, when they are more than a
+    /// cycle may make (`PNODE_STATS_MAX_TARGETS`).
+    turn: usize,
+    /// Runs of failed cycles not discarded yet (their deletion was refused too).
+    abandoned: Vec<i64>,
 }
 
 impl Collector {
@@ -92,11 +106,9 @@ impl Collector {
         Ok(Self {
             leadership: Leadership::new(db.backend(), database_url),
             client: PrpcClient::new(outbound, settings.prpc_timeout),
-            seeds: seeds
-                .as_slice()
-                .iter()
-                .map(|seed| seed.base_url.clone())
-                .collect(),
+            seeds: seeds.as_slice().to_vec(),
+            failing: plan::Failures::default(),
+            credits_failing: plan::Failures::default(),
             credits_client: outbound
                 .client()
                 .build()
@@ -107,6 +119,8 @@ impl Collector {
             clock: Clock::default(),
             health: Arc::default(),
             webhooks: None,
+            turn: 0,
+            abandoned: Vec::new(),
         })
     }
 
@@ -182,21 +196,26 @@ impl Collector {
                 return;
             }
         }
+        // The source's identity (stored, logged) is its URL without user info; that is sent as
+        // HTTP Basic auth.
+        let (url, auth) = split_credentials(&self.settings.credits_url);
         let policy = CreditsPolicy {
             snapshot_every: self.settings.credits_snapshot_every,
+            auth,
             ..CreditsPolicy::default()
         };
-        let url = &self.settings.credits_url;
-        match credits::refresh(
+        let refreshed = credits::refresh(
             self.db.conn(),
             &self.credits_client,
-            url,
+            &url,
             &policy,
             self.clock.now(),
-        )
-        .await
-        {
+        );
+        match refreshed.await {
             Ok(report) => {
+                if self.credits_failing.recovered(0) {
+                    tracing::info!(url, "the credits source answers again");
+                }
                 self.health.succeeded(Writer::Credits);
                 if let Some(webhooks) = &self.webhooks {
                     webhooks.offer(&report.events);
@@ -217,7 +236,22 @@ impl Collector {
                         self.clock.now(),
                     );
                 }
-                tracing::warn!(kind = err.kind(), error = %err, url, "credits refresh failed; nothing changed");
+                let error = text::bounded(&err.to_string(), text::MAX_ERROR_BYTES);
+                if self.credits_failing.failed(0, err.kind()) {
+                    tracing::warn!(
+                        kind = err.kind(),
+                        error,
+                        url,
+                        "credits refresh failed; nothing changed (logged again when it changes)"
+                    );
+                } else {
+                    tracing::debug!(
+                        kind = err.kind(),
+                        error,
+                        url,
+                        "credits refresh failed; nothing changed"
+                    );
+                }
             }
         }
     }
@@ -263,11 +297,46 @@ impl Collector {
         }
         // Writes into a SQLite file deleted or replaced under the process would be lost.
         self.db.check_file()?;
+        self.discard_abandoned().await?;
         let started = self.clock.now();
         let deadline = tokio::time::Instant::now() + self.settings.cycle_deadline;
         let run_id = runs::start(self.db.conn(), started)
             .await
             .context("opening the collection run")?;
+        let steps = self.steps(run_id, started, deadline, stop).await;
+        if steps.is_err() {
+            // Its run would otherwise show as running until it goes stale; the write that
+            // discards it may be refused too, and is then tried before the next cycle.
+            self.abandoned.push(run_id);
+            if let Err(err) = self.discard_abandoned().await {
+                tracing::debug!(
+                    error = format!("{err:#}"),
+                    "the failed cycle's run is discarded later"
+                );
+            }
+        }
+        steps.map(Some)
+    }
+
+    /// Deletes the runs of failed cycles (never finished, nothing recorded with them).
+    async fn discard_abandoned(&mut self) -> anyhow::Result<()> {
+        while let Some(&run_id) = self.abandoned.last() {
+            runs::discard(self.db.conn(), run_id, self.clock.now())
+                .await
+                .context("discarding the run of a failed cycle")?;
+            self.abandoned.pop();
+        }
+        Ok(())
+    }
+
+    /// The cycle's work once its run is open: gather, merge, poll, tally, close, prune.
+    async fn steps(
+        &mut self,
+        run_id: i64,
+        started: DateTime<Utc>,
+        deadline: tokio::time::Instant,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<CycleReport> {
         let Gathered {
             mut seeds,
             recorded,
@@ -278,24 +347,27 @@ impl Collector {
         let totals = plan::tally(&merged, &polled.waiting, &polled.answered, &mut seeds);
         self.close(run_id, &totals, merged.public(), &seeds).await?;
         let pruned = self.prune().await?;
-        Ok(Some(CycleReport {
+        Ok(CycleReport {
             run_id,
             totals,
             seeds,
             skipped,
             pruned,
-        }))
+        })
     }
 
     /// Asks every seed for its pods at once, then records each answer in a transaction of its
     /// own. A seed that fails is reported with its error and affects no other; a write the
     /// database refuses (a full disk, a read-only file, a lost connection) fails the cycle.
-    async fn gather(&self, started: DateTime<Utc>) -> anyhow::Result<Gathered> {
-        let answers =
-            futures_util::future::join_all(self.seeds.iter().map(|seed| self.client.pods(seed)))
-                .await;
+    async fn gather(&mut self, started: DateTime<Utc>) -> anyhow::Result<Gathered> {
+        let asked = self
+            .seeds
+            .iter()
+            .map(|seed| self.client.pods(&seed.base_url, seed.auth.as_ref()));
+        let answers = futures_util::future::join_all(asked).await;
         let mut gathered = Gathered::default();
-        for (index, (seed, answer)) in self.seeds.iter().zip(answers).enumerate() {
+        for (index, answer) in answers.into_iter().enumerate() {
+            let seed = &self.seeds[index].base_url;
             let mut report = SeedReport {
                 seed_base_url: seed.clone(),
                 counts: Counts::default(),
@@ -303,6 +375,9 @@ impl Collector {
             };
             match answer {
                 Ok(answer) => {
+                    if self.failing.recovered(index) {
+                        tracing::info!(seed = %seed, "seed answers again");
+                    }
                     let selected = gossip::select(answer);
                     gathered.skipped += selected.skipped;
                     let ids = gossip::record(self.db.conn(), seed, &selected.pods, started)
@@ -318,8 +393,14 @@ impl Collector {
                     });
                 }
                 Err(err) => {
-                    tracing::warn!(seed = %seed, kind = err.kind(), error = %err, "seed gave no pods");
-                    report.error = Some(format!("{}: {err}", err.kind()));
+                    let error =
+                        text::bounded(&format!("{}: {err}", err.kind()), text::MAX_ERROR_BYTES);
+                    if self.failing.failed(index, err.kind()) {
+                        tracing::warn!(seed = %seed, kind = err.kind(), error, "seed gave no pods (logged again when it changes)");
+                    } else {
+                        tracing::debug!(seed = %seed, kind = err.kind(), error, "seed gave no pods");
+                    }
+                    report.error = Some(error);
                 }
             }
             gathered.seeds.push(report);
@@ -330,21 +411,30 @@ impl Collector {
     /// Asks the nodes that are due (no backoff running) for their stats, until `deadline` (none
     /// once `stop` is set), and records what they said.
     async fn poll_stats(
-        &self,
+        &mut self,
         merged: &plan::Merged<'_>,
         started: DateTime<Utc>,
         deadline: tokio::time::Instant,
         stop: &watch::Receiver<bool>,
     ) -> anyhow::Result<Polling> {
         let conn = self.db.conn();
-        let targets = merged.targets();
-        let ids: Vec<i64> = targets.iter().map(|target| target.pnode_id).collect();
-        let waiting: HashSet<i64> = stats::in_backoff(conn, &ids, started)
+        let targets = merged.targets(&self.settings.stats_targets);
+        let waiting: HashSet<i64> = stats::in_backoff(conn, &targets.ids(), started)
             .await
             .context("reading the nodes' backoff")?
             .into_iter()
             .collect();
-        let due = plan::due(targets, &waiting);
+        let max = self.settings.stats_max_targets;
+        let (due, skipped, turn) = plan::due(&targets, &waiting, max, self.turn);
+        self.turn = turn;
+        self.metrics.targets(&targets.refused, skipped);
+        if skipped > 0 {
+            tracing::warn!(
+                skipped,
+                max,
+                "more addresses to ask for stats than PNODE_STATS_MAX_TARGETS: the rest wait their turn"
+            );
+        }
         let polled = if *stop.borrow() {
             Vec::new()
         } else {

@@ -59,6 +59,25 @@ where
     Ok(row.id)
 }
 
+/// Deletes the run of a failed cycle: it never finished, and nothing was recorded with it (its
+/// writes were refused); the ingestion status then no longer shows it running. A run that did
+/// finish is left alone.
+pub(super) async fn discard<C>(db: &C, run_id: i64, now: DateTime<Utc>) -> Result<(), DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
+    let deleted = run::Entity::delete_many()
+        .filter(run::Column::Id.eq(run_id))
+        .filter(run::Column::FinishedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected > 0 {
+        version::bump(&txn, now).await?;
+    }
+    txn.commit().await
+}
+
 /// Closes the run with its totals, the network's figures (`public` nodes seen; nodes reachable
 /// now, counted here) and per-seed figures, scores every node and records the events of the
 /// close (the nodes that changed since last announced, a node gone when not observed for

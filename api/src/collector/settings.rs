@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, builder::TypedValueParser as _};
+
+use crate::net::targets::AllowedTargets;
 
 /// How the collector polls the network.
 #[derive(Debug, Clone, Args)]
@@ -23,6 +25,27 @@ pub struct CollectorSettings {
         global = true
     )]
     pub stats_concurrency: usize,
+
+    /// Where get-stats may go: a comma list of CIDRs and `public` (every global unicast
+    /// address). A node's gossiped address is called only when it is an IP literal inside it;
+    /// tests and the demo, on loopback, say 127.0.0.0/8.
+    #[arg(
+        long = "stats-targets",
+        env = "PNODE_STATS_TARGETS",
+        default_value = "public",
+        global = true
+    )]
+    pub stats_targets: AllowedTargets,
+
+    /// get-stats calls (one per address) at most per cycle; the rest are made first next cycle.
+    #[arg(
+        long = "stats-max-targets",
+        env = "PNODE_STATS_MAX_TARGETS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..).map(|max| max as usize),
+        global = true
+    )]
+    pub stats_max_targets: usize,
 
     /// Longest a cycle may poll nodes; calls still unanswered then are dropped, e.g. "45s".
     #[arg(long = "cycle-deadline", env = "PNODE_CYCLE_DEADLINE", default_value = "45s", value_parser = humantime::parse_duration, global = true)]

@@ -17,23 +17,15 @@ use super::samples;
 use crate::{
     db::{ROWS_PER_STATEMENT, version},
     net::prpc::{NodeStats, PrpcClient},
+    net::targets::StatsTarget,
 };
 
-/// Without a reported `rpc_port`, a node answers pRPC on the default port.
-const DEFAULT_RPC_PORT: u16 = 6000;
-
-/// A node to ask, and where.
-#[derive(Debug, Clone)]
+/// One get-stats call: an address that may be called (`crate::net::targets`), and the nodes
+/// gossiped at it, each credited with its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Target {
-    pub pnode_id: i64,
-    /// `http://ip:rpc_port`.
-    pub url: String,
-}
-
-/// Builds the pRPC URL of a node from its gossip address and advertised port.
-pub(super) fn rpc_url(address: &str, rpc_port: Option<u16>) -> Option<String> {
-    let (host, _gossip_port) = address.rsplit_once(':')?;
-    (!host.is_empty()).then(|| format!("http://{host}:{}", rpc_port.unwrap_or(DEFAULT_RPC_PORT)))
+    pub endpoint: StatsTarget,
+    pub pnode_ids: Vec<i64>,
 }
 
 /// How long a node that failed `failures` times in a row (1 or more) is left alone, from the
@@ -85,17 +77,17 @@ pub(super) async fn poll(
 ) -> Vec<Polled> {
     let mut calls = stream::iter(targets)
         .map(|target| async move {
-            let stats = client.stats(&target.url).await.ok();
-            Polled {
-                pnode_id: target.pnode_id,
-                stats,
-            }
+            let stats = client.stats(&target.endpoint.url()).await.ok();
+            (target.pnode_ids, stats)
         })
         .buffer_unordered(concurrency.max(1));
     let mut polled = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, calls.next()).await {
-            Ok(Some(outcome)) => polled.push(outcome),
+            Ok(Some((ids, stats))) => polled.extend(ids.into_iter().map(|pnode_id| Polled {
+                pnode_id,
+                stats: stats.clone(),
+            })),
             Ok(None) => break,
             Err(_) => {
                 tracing::warn!(
@@ -261,22 +253,5 @@ mod tests {
     fn the_backoff_doubles_from_two_minutes_up_to_32_minutes() {
         let waits: Vec<i64> = (1..=7).map(|f| backoff(f).num_seconds()).collect();
         assert_eq!(waits, [120, 240, 480, 960, 1920, 1920, 1920]);
-    }
-
-    #[test]
-    fn the_rpc_url_uses_the_gossip_host_and_the_rpc_port() {
-        assert_eq!(
-            rpc_url("62.84.180.240:9001", Some(6001)).as_deref(),
-            Some("http://62.84.180.240:6001")
-        );
-        assert_eq!(
-            rpc_url("62.84.180.240:9001", None).as_deref(),
-            Some("http://62.84.180.240:6000")
-        );
-        assert_eq!(
-            rpc_url("[::1]:9001", None).as_deref(),
-            Some("http://[::1]:6000")
-        );
-        assert_eq!(rpc_url("no-port", None), None);
     }
 }

@@ -3,6 +3,8 @@
 use std::{fmt, str::FromStr};
 
 use serde::Serialize;
+
+use super::endpoint::{BasicAuth, split_credentials};
 use utoipa::ToSchema;
 
 /// A seed node whose gossip the collector reads.
@@ -15,8 +17,12 @@ pub struct Seed {
     /// A display name.
     #[schema(example = "Seed 1 (192.190.136.36:6000)")]
     pub name: String,
+    /// Without user info: that is only ever sent as HTTP Basic auth.
     #[schema(example = "http://192.190.136.36:6000")]
     pub base_url: String,
+    /// The credentials of the configured URL's user info, if it had any.
+    #[serde(skip)]
+    pub auth: Option<BasicAuth>,
 }
 
 /// The configured seeds, in the order given.
@@ -48,6 +54,7 @@ impl Seed {
             id: base_url.clone(),
             name: format!("Seed {} ({})", index + 1, host_port(&base_url)),
             base_url,
+            auth: None,
         }
     }
 }
@@ -80,7 +87,7 @@ impl FromStr for Seeds {
                 Some((name, url)) if !name.contains("://") => (Some(name.trim()), url.trim()),
                 _ => (None, entry),
             };
-            let base_url = base_url(raw_url)?;
+            let (base_url, auth) = base_url(raw_url)?;
             if seeds.iter().any(|seed| seed.base_url == base_url) {
                 return Err(InvalidSeeds(format!("seed {base_url} is listed twice")));
             }
@@ -90,8 +97,12 @@ impl FromStr for Seeds {
                     id: base_url.clone(),
                     name: name.to_owned(),
                     base_url,
+                    auth,
                 },
-                None => Seed::unnamed(index, base_url),
+                None => Seed {
+                    auth,
+                    ..Seed::unnamed(index, base_url)
+                },
             };
             seeds.push(seed);
         }
@@ -100,8 +111,8 @@ impl FromStr for Seeds {
 }
 
 /// Checks that `raw` is an http(s) base URL with a host and nothing after it, and returns it
-/// without a trailing slash.
-fn base_url(raw: &str) -> Result<String, InvalidSeeds> {
+/// without a trailing slash or user info, and the credentials that user info held.
+fn base_url(raw: &str) -> Result<(String, Option<BasicAuth>), InvalidSeeds> {
     let refuse = |why: &str| {
         InvalidSeeds(format!(
             "seed {raw:?} is not a base URL like http://host:6000: {why}"
@@ -117,7 +128,7 @@ fn base_url(raw: &str) -> Result<String, InvalidSeeds> {
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(refuse("it must not have a path, query or fragment"));
     }
-    Ok(raw.trim_end_matches('/').to_owned())
+    Ok(split_credentials(raw.trim_end_matches('/')))
 }
 
 fn host_port(base_url: &str) -> &str {
@@ -142,11 +153,13 @@ mod tests {
                     id: "http://192.190.136.36:6000".into(),
                     name: "Seed 1 (192.190.136.36:6000)".into(),
                     base_url: "http://192.190.136.36:6000".into(),
+                    auth: None,
                 },
                 Seed {
                     id: "http://127.0.0.1:6001".into(),
                     name: "main".into(),
                     base_url: "http://127.0.0.1:6001".into(),
+                    auth: None,
                 },
             ]
         );
@@ -164,15 +177,44 @@ mod tests {
                     id: "http://127.0.0.1:6001".into(),
                     name: "main".into(),
                     base_url: "http://127.0.0.1:6001".into(),
+                    auth: None,
                 },
                 Seed {
                     id: "http://10.0.0.2:6000".into(),
                     name: "Seed 2 (10.0.0.2:6000)".into(),
                     base_url: "http://10.0.0.2:6000".into(),
+                    auth: None,
                 },
             ]
         );
         assert_eq!(Seeds::default().listed_with([]), []);
+    }
+
+    #[test]
+    fn a_seed_url_s_user_info_is_kept_apart_from_its_identity() {
+        let seeds: Seeds = "main=http://bob:hunter2@127.0.0.1:6001, http://amy:pw@10.0.0.2:6000"
+            .parse()
+            .expect("valid");
+        let [main, second] = seeds.as_slice() else {
+            panic!("two seeds: {seeds:?}");
+        };
+        assert_eq!(
+            (main.id.as_str(), main.base_url.as_str()),
+            ("http://127.0.0.1:6001", "http://127.0.0.1:6001")
+        );
+        assert_eq!(second.name, "Seed 2 (10.0.0.2:6000)");
+        assert_eq!(
+            main.auth.as_ref().map(|auth| auth.user.as_str()),
+            Some("bob")
+        );
+        let shown = format!(
+            "{seeds:?} {}",
+            serde_json::to_string(&seeds.as_slice()).expect("json")
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains(":pw"),
+            "{shown}"
+        );
     }
 
     #[test]

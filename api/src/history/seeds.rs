@@ -89,28 +89,32 @@ pub(crate) async fn seed_list(
     let answered = newest_answers(db, &listed).await?;
     let seeds = listed
         .into_iter()
-        .map(|Seed { id, name, base_url }| {
-            let outcome = outcomes.iter().find(|row| row.seed_base_url == base_url);
-            SeedStatus {
-                configured: configured
-                    .as_slice()
-                    .iter()
-                    .any(|seed| seed.base_url == base_url),
-                last_answer_at: answered
-                    .iter()
-                    .find(|(seed, _)| *seed == base_url)
-                    .and_then(|(_, at)| *at),
-                last_cycle: outcome.map(|row| SeedOutcome {
-                    cycle_id: row.ingestion_run_id,
-                    finished_at: last.as_ref().and_then(|run| run.finished_at),
-                    nodes_reported: row.observed,
-                    error: row.error.clone(),
-                }),
-                id,
-                name,
-                base_url,
-            }
-        })
+        .map(
+            |Seed {
+                 id, name, base_url, ..
+             }| {
+                let outcome = outcomes.iter().find(|row| row.seed_base_url == base_url);
+                SeedStatus {
+                    configured: configured
+                        .as_slice()
+                        .iter()
+                        .any(|seed| seed.base_url == base_url),
+                    last_answer_at: answered
+                        .iter()
+                        .find(|(seed, _)| *seed == base_url)
+                        .and_then(|(_, at)| *at),
+                    last_cycle: outcome.map(|row| SeedOutcome {
+                        cycle_id: row.ingestion_run_id,
+                        finished_at: last.as_ref().and_then(|run| run.finished_at),
+                        nodes_reported: row.observed,
+                        error: row.error.clone(),
+                    }),
+                    id,
+                    name,
+                    base_url,
+                }
+            },
+        )
         .collect();
     Ok(SeedsBody { seeds })
 }

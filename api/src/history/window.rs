@@ -16,7 +16,9 @@ pub(crate) const MAX_POINTS: u64 = 1000;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RawWindow {
-    /// Start of the window, RFC 3339 (default: 24 hours before `to`).
+    /// Start of the window, RFC 3339 (default: 24 hours before `to`). The window is at most as
+    /// long as the history kept (`PNODE_RETAIN_STATS` for a node's, `PNODE_RETAIN_RUNS` for the
+    /// network's: 30 days by default); a longer one is a 400 naming `from`.
     #[param(value_type = Option<String>, format = DateTime, example = "2025-12-05T21:49:13Z")]
     pub from: Option<String>,
     /// End of the window, RFC 3339, excluded (default: now).

@@ -10,6 +10,7 @@ use rustls::{ClientConfig, RootCertStore, crypto::ring};
 use rustls_pki_types::{CertificateDer, pem::PemObject};
 
 use super::settings::OutboundSettings;
+use crate::domain::{endpoint::BasicAuth, secret::ExposeSecret};
 
 /// How the service calls out; cheap to clone.
 #[derive(Debug, Clone)]
@@ -49,6 +50,22 @@ impl Outbound {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .tls_backend_preconfigured(ClientConfig::clone(&self.tls))
+    }
+}
+
+/// `request` with `auth`'s credentials as HTTP Basic auth, when there are any.
+pub(crate) fn authorized(
+    request: reqwest::RequestBuilder,
+    auth: Option<&BasicAuth>,
+) -> reqwest::RequestBuilder {
+    match auth {
+        Some(auth) => request.basic_auth(
+            &auth.user,
+            auth.password
+                .as_ref()
+                .map(|password| password.expose_secret()),
+        ),
+        None => request,
     }
 }
 

@@ -19,13 +19,14 @@
 
 use std::{
     collections::HashMap,
+    fmt::Write as _,
     sync::{Arc, Mutex, PoisonError},
     time::Instant,
 };
 
 use hmac::{Hmac, KeyInit, Mac};
 use prometheus_client::{
-    encoding::{EncodeLabelSet, EncodeLabelValue},
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
     metrics::{counter::Counter, family::Family},
     registry::Registry,
 };
@@ -38,7 +39,10 @@ use tokio::{
 use backon::{ExponentialBuilder, Retryable as _};
 
 use crate::{
-    domain::secret::{ExposeSecret, SecretString},
+    domain::{
+        endpoint::{BasicAuth, split_credentials},
+        secret::{ExposeSecret, SecretString},
+    },
     net::http::Outbound,
     observe::redact,
     push::{
@@ -59,7 +63,9 @@ const HELD_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 /// Where to send, and which kinds.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Rule {
+    /// Without user info: that is sent as HTTP Basic auth.
     pub url: String,
+    pub auth: Option<BasicAuth>,
     /// Every kind when empty.
     pub kinds: Vec<String>,
 }
@@ -110,10 +116,8 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
                 redact::url_passwords(url)
             ));
         }
-        rules.push(Rule {
-            url: url.to_owned(),
-            kinds,
-        });
+        let (url, auth) = split_credentials(url);
+        rules.push(Rule { url, auth, kinds });
     }
     Ok(rules)
 }
@@ -135,7 +139,7 @@ fn hmac_sha256_hex(secret: &[u8], parts: &[&[u8]]) -> Option<String> {
     Some(digest.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub enum Outcome {
     /// A 2xx, at some attempt.
     Delivered,
@@ -152,7 +156,7 @@ struct OutcomeLabels {
     outcome: Outcome,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub enum AttemptResult {
     Ok,
     /// A status other than 2xx.
@@ -160,6 +164,41 @@ pub enum AttemptResult {
     Timeout,
     /// Connection refused, reset, DNS, TLS...
     Connection,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Suppressed => "suppressed",
+            Self::Dropped => "dropped",
+        }
+    }
+}
+
+impl AttemptResult {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Status => "status",
+            Self::Timeout => "timeout",
+            Self::Connection => "connection",
+        }
+    }
+}
+
+/// Label values in snake_case, as the README and every other metric of the service write them.
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.label())
+    }
+}
+
+impl EncodeLabelValue for AttemptResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.label())
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -265,6 +304,7 @@ pub fn start(
         let (queue, receiver) = mpsc::channel(QUEUE);
         let worker = Worker {
             url: rule.url.clone(),
+            auth: rule.auth.clone(),
             client: client.clone(),
             secret: secret.clone(),
             settings: settings.clone(),
@@ -304,6 +344,7 @@ struct KeyState {
 /// One rule's deliveries.
 struct Worker {
     url: String,
+    auth: Option<BasicAuth>,
     client: reqwest::Client,
     secret: Option<SecretString>,
     settings: WebhookSettings,
@@ -395,6 +436,7 @@ impl Worker {
         Delivery {
             client: self.client.clone(),
             url: self.url.clone(),
+            auth: self.auth.clone(),
             body,
             secret: self.secret.clone(),
             event_id: event.id,
@@ -428,6 +470,7 @@ fn subject(change: &Change) -> String {
 struct Delivery {
     client: reqwest::Client,
     url: String,
+    auth: Option<BasicAuth>,
     body: Vec<u8>,
     secret: Option<SecretString>,
     event_id: i64,
@@ -487,9 +530,8 @@ impl Delivery {
     }
 
     async fn attempt(&self) -> Result<(), (AttemptResult, String)> {
-        let mut request = self
-            .client
-            .post(&self.url)
+        let request = self.client.post(&self.url);
+        let mut request = crate::net::http::authorized(request, self.auth.as_ref())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Pnode-Event", self.kind)
             .header("X-Pnode-Delivery", self.event_id.to_string())
@@ -523,6 +565,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn metric_labels_are_snake_case() {
+        let metrics = WebhookMetrics::default();
+        metrics.delivery(Outcome::Delivered);
+        metrics.attempt(AttemptResult::Timeout);
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        assert!(
+            text.contains("deliveries_total{outcome=\"delivered\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("attempts_total{result=\"timeout\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn rules_are_urls_with_optional_kinds() {
         let rules = parse_rules(
             " http://127.0.0.1:9000/all , node.reachability|node.disappeared=https://h.example/x?a=b",
@@ -533,10 +594,12 @@ mod tests {
             [
                 Rule {
                     url: "http://127.0.0.1:9000/all".into(),
+                    auth: None,
                     kinds: vec![]
                 },
                 Rule {
                     url: "https://h.example/x?a=b".into(),
+                    auth: None,
                     kinds: vec!["node.reachability".into(), "node.disappeared".into()]
                 },
             ]

@@ -10,7 +10,7 @@ use actix_web::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{db, domain::params::InvalidParameter, view::ViewError};
+use crate::{db, domain::params::InvalidParameter, domain::text, view::ViewError};
 
 /// How long a client is asked to wait before retrying a 503, in seconds.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -37,7 +37,7 @@ impl ErrorBody {
     /// A body with `error` cut to [`MAX_MESSAGE_BYTES`].
     pub(crate) fn new(error: String, code: String) -> Self {
         Self {
-            error: cut(error, MAX_MESSAGE_BYTES),
+            error: text::bounded(&error, MAX_MESSAGE_BYTES),
             code,
         }
     }
@@ -185,19 +185,6 @@ impl From<Arc<ViewError>> for ApiError {
             other => Self::Internal(anyhow::anyhow!("{other}")),
         }
     }
-}
-
-/// `text` cut to at most `max` bytes (on a character boundary), with `…` when cut.
-fn cut(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let end = (0..=max)
-            .rev()
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(0);
-        text.truncate(end);
-        text.push('…');
-    }
-    text
 }
 
 fn allowed_list(methods: &[Method]) -> String {

@@ -168,7 +168,7 @@ pub(crate) fn rows<T: Serialize>(items: &[T], columns: &[Column]) -> Result<Byte
         let value = serde_json::to_value(item)?;
         let record = columns
             .iter()
-            .map(|(_, pointer)| field(value.pointer(pointer).unwrap_or(&Value::Null)));
+            .map(|(_, pointer)| cell(value.pointer(pointer).unwrap_or(&Value::Null)));
         writer
             .write_record(record.collect::<Vec<_>>().iter().map(|f| f.as_bytes()))
             .map_err(|_| ViewError::Internal("writing a CSV row"))?;
@@ -177,6 +177,20 @@ pub(crate) fn rows<T: Serialize>(items: &[T], columns: &[Column]) -> Result<Byte
         .into_inner()
         .map(Bytes::from)
         .map_err(|_| ViewError::Internal("writing a CSV row"))
+}
+
+/// The characters a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A JSON value as a CSV cell: text a spreadsheet would run as a formula gets a leading `'`
+/// (which spreadsheets show as text); numbers, booleans and other text are written as they are.
+fn cell(value: &Value) -> Cow<'_, str> {
+    let text = field(value);
+    let textual = matches!(value, Value::String(_) | Value::Array(_));
+    if textual && text.starts_with(FORMULA_STARTS) {
+        return Cow::Owned(format!("'{text}"));
+    }
+    text
 }
 
 /// A JSON value as a CSV field.
@@ -253,6 +267,46 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
             "a,b,c,d,e\r\n\"say \"\"hi\"\", then\r\nleave\",http://a:1 http://b:2,0.0000517,true,\r\n"
+        );
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_written_as_text() {
+        let row = serde_json::json!({
+            "version": "=HYPERLINK(\"http://x\",\"click\")",
+            "plus": "+1", "at": "@SUM(A1)", "tab": "\tx", "cr": "\rx", "dash": "-2+3",
+            "negative": -5, "plain": "0.8.0", "list": ["=cmd", "http://a"],
+        });
+        let columns = [
+            ("version", "/version"),
+            ("plus", "/plus"),
+            ("at", "/at"),
+            ("tab", "/tab"),
+            ("cr", "/cr"),
+            ("dash", "/dash"),
+            ("negative", "/negative"),
+            ("plain", "/plain"),
+            ("list", "/list"),
+        ];
+        let out = String::from_utf8(rows(&[row], &columns).expect("rows").to_vec()).expect("utf-8");
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(out.as_bytes());
+        let record = reader.records().next().expect("a row").expect("valid CSV");
+        let cells: Vec<&str> = record.iter().collect();
+        assert_eq!(
+            cells,
+            [
+                "'=HYPERLINK(\"http://x\",\"click\")",
+                "'+1",
+                "'@SUM(A1)",
+                "'\tx",
+                "'\rx",
+                "'-2+3",
+                "-5",
+                "0.8.0",
+                "'=cmd http://a",
+            ]
         );
     }
 

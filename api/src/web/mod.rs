@@ -10,6 +10,7 @@ pub(crate) mod http;
 pub(crate) mod metrics;
 pub mod openapi;
 pub(crate) mod outage;
+pub mod ratelimit;
 pub(crate) mod request_id;
 pub mod routes;
 pub(crate) mod server;

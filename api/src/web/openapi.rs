@@ -6,8 +6,8 @@ use actix_web::App;
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        Content, ContentBuilder, ObjectBuilder, Paths, PathsBuilder, Ref, RefOr, Required,
-        ResponseBuilder, Type,
+        Content, ContentBuilder, HeaderBuilder, ObjectBuilder, Paths, PathsBuilder, Ref, RefOr,
+        Required, ResponseBuilder, Type,
         path::{HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem},
         request_body::RequestBodyBuilder,
         response::Response,
@@ -57,7 +57,8 @@ const DATABASE_TAGS: [&str; 6] = [
 ];
 
 /// The responses any operation can give, added to every operation: `4XX` (what the HTTP layer
-/// refuses), `500`, and `503` on those that read the database.
+/// refuses), `500`, `429` on those the rate limit counts (all but `/api/health` and `/metrics`),
+/// and `503` on those that read the database.
 struct SharedResponses;
 
 impl Modify for SharedResponses {
@@ -86,7 +87,11 @@ impl Modify for SharedResponses {
                 .responses
                 .insert(name.to_owned(), RefOr::T(error_response(description)));
         }
-        for item in doc.paths.paths.values_mut() {
+        components
+            .responses
+            .insert("RateLimited".to_owned(), RefOr::T(rate_limited()));
+        for (path, item) in &mut doc.paths.paths {
+            let limited = !FREE_OF_THE_RATE_LIMIT.contains(&path.as_str());
             for operation in operations(item) {
                 let reads_database = operation
                     .tags
@@ -96,6 +101,7 @@ impl Modify for SharedResponses {
                 let responses = &mut operation.responses.responses;
                 let shared = [("4XX", "Refused"), ("500", "Internal")]
                     .into_iter()
+                    .chain(limited.then_some(("429", "RateLimited")))
                     .chain(reads_database.then_some(("503", "Unavailable")));
                 for (status, response) in shared {
                     responses
@@ -119,6 +125,49 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
     ]
     .into_iter()
     .flatten()
+}
+
+/// The paths the rate limit never counts.
+const FREE_OF_THE_RATE_LIMIT: [&str; 2] = ["/api/health", "/metrics"];
+
+/// `429`: the client's address is over `PNODE_RATE_LIMIT`, with when to come back.
+fn rate_limited() -> Response {
+    let seconds = |description: &str| {
+        HeaderBuilder::new()
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            ))
+            .description(Some(description))
+            .build()
+    };
+    ResponseBuilder::new()
+        .description(
+            "Too many requests from this client's address (code `rate_limited`): a full view or \
+             a CSV export counts 10, a 304 nothing; retry after `Retry-After` seconds",
+        )
+        .header(
+            "Retry-After",
+            seconds("Seconds until the request would fit its budget"),
+        )
+        .header(
+            "RateLimit-Limit",
+            seconds("Requests the budget holds (PNODE_RATE_LIMIT)"),
+        )
+        .header(
+            "RateLimit-Remaining",
+            seconds("Requests left in the budget: 0"),
+        )
+        .header(
+            "RateLimit-Reset",
+            seconds("Seconds until the budget is full again"),
+        )
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+        )
+        .build()
 }
 
 fn error_response(description: &str) -> Response {
@@ -206,7 +255,41 @@ fn webhooks() -> Paths {
         .build()
 }
 
-/// The document as the YAML committed at `openapi.yaml`.
+/// The document as the YAML committed at `openapi.yaml`. Plain scalars that look like times
+/// (`2025-12-06T21:49:13Z`) are quoted: a YAML 1.1 reader (PyYAML, and others) would load them as
+/// dates, not as the strings the service sends.
 pub fn document_yaml() -> anyhow::Result<String> {
-    Ok(document().to_yaml()?)
+    let yaml = document().to_yaml()?;
+    let quoted: Vec<String> = yaml.lines().map(quote_time).collect();
+    Ok(quoted.join("\n") + "\n")
+}
+
+/// `line` with its plain scalar value quoted when the value is a time.
+fn quote_time(line: &str) -> String {
+    let split = line.find(": ").map(|colon| colon + 2).or_else(|| {
+        line.trim_start()
+            .starts_with("- ")
+            .then(|| line.find("- ").map_or(0, |d| d + 2))
+    });
+    let Some(at) = split else {
+        return line.to_owned();
+    };
+    let (key, value) = line.split_at(at);
+    if looks_like_a_time(value) {
+        format!("{key}'{value}'")
+    } else {
+        line.to_owned()
+    }
+}
+
+/// A YAML 1.1 timestamp: `YYYY-MM-DD`, then optionally `T` or a space and a time.
+fn looks_like_a_time(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let date = bytes.len() >= 10
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[5..7].iter().all(u8::is_ascii_digit)
+        && bytes[7] == b'-'
+        && bytes[8..10].iter().all(u8::is_ascii_digit);
+    date && (bytes.len() == 10 || matches!(bytes[10], b'T' | b't' | b' '))
 }

@@ -36,6 +36,21 @@ use crate::{
 /// How often, during an outage, one request is let through to try the database.
 pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(1);
 
+/// How long that request's first try (a ping) may take: a database still gone answers no sooner
+/// than the pool's acquire timeout, and the probe must not wait that long for its 503.
+pub(crate) const PROBE_WAIT: Duration = Duration::from_secs(1);
+
+/// What a request may do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// No outage: go ahead.
+    Go,
+    /// An outage, and this request's turn to try the database.
+    Probe,
+    /// An outage: answer 503 at once.
+    Refused,
+}
+
 /// See the module documentation. Shared by every worker as app data.
 #[derive(Debug)]
 pub(crate) struct DatabaseOutage {
@@ -70,9 +85,9 @@ impl DatabaseOutage {
 
     /// Whether a request may go to the database now: always outside an outage; during one, the
     /// first request after each `PROBE_EVERY`.
-    pub(crate) fn admit(&self) -> bool {
+    pub(crate) fn admit(&self) -> Admission {
         if self.since.load(Ordering::Acquire) == 0 {
-            return true;
+            return Admission::Go;
         }
         let now = self.now();
         let next = self.next_probe.load(Ordering::Acquire);
@@ -88,8 +103,15 @@ impl DatabaseOutage {
                 .is_ok();
         if !probe {
             self.refused.inc();
+            return Admission::Refused;
         }
-        probe
+        Admission::Probe
+    }
+
+    /// Whether the database answers a ping within [`PROBE_WAIT`].
+    async fn answers(&self) -> bool {
+        let ping = tokio::time::timeout(PROBE_WAIT, self.db.conn().ping()).await;
+        matches!(ping, Ok(Ok(())))
     }
 
     /// A request found the database unavailable with `err`: an outage begins if it says the
@@ -155,7 +177,13 @@ pub(crate) async fn fail_fast(
         .app_data::<web::Data<DatabaseOutage>>()
         .cloned()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no DatabaseOutage in app data")))?;
-    if !outage.admit() {
+    let admission = outage.admit();
+    let gone = match admission {
+        Admission::Go => false,
+        Admission::Refused => true,
+        Admission::Probe => !outage.answers().await,
+    };
+    if gone {
         let refusal = ApiError::Unavailable(
             "the database is unreachable; retry later (it is tried again every second)".to_owned(),
         );
@@ -204,22 +232,35 @@ mod tests {
     #[tokio::test]
     async fn an_outage_lets_one_probe_through_per_interval_and_ends_when_one_gets_through() {
         let (outage, _place) = outage().await;
-        assert!(outage.admit() && outage.admit(), "no outage: every request");
+        assert_eq!(
+            (outage.admit(), outage.admit()),
+            (Admission::Go, Admission::Go),
+            "no outage: every request"
+        );
 
         outage.failed(&refused());
-        assert!(!outage.admit(), "within the probe interval: refused");
-        assert!(!outage.admit());
+        assert_eq!(
+            outage.admit(),
+            Admission::Refused,
+            "within the probe interval"
+        );
+        assert_eq!(outage.admit(), Admission::Refused);
         assert_eq!(outage.refused.get(), 2);
         assert_eq!(outage.active.get(), 1);
 
         interval_over(&outage);
-        assert!(outage.admit(), "the probe");
-        assert!(!outage.admit(), "the others still refused");
+        assert_eq!(outage.admit(), Admission::Probe);
+        assert_eq!(
+            outage.admit(),
+            Admission::Refused,
+            "the others still refused"
+        );
 
         outage.reached();
         assert_eq!(outage.active.get(), 0);
-        assert!(
-            outage.admit() && outage.admit(),
+        assert_eq!(
+            (outage.admit(), outage.admit()),
+            (Admission::Go, Admission::Go),
             "over: every request again"
         );
     }
@@ -235,7 +276,7 @@ mod tests {
         // No statement has run on this pool yet: a timeout means it could reach nothing.
         assert!(!outage.db.answered_recently());
         outage.failed(&timed_out);
-        assert!(!outage.admit(), "an outage");
+        assert_eq!(outage.admit(), Admission::Refused, "an outage");
         outage.reached();
 
         // Another request was just answered: a timeout now is congestion. (A statement, as every
@@ -252,7 +293,7 @@ mod tests {
             .expect("a statement");
         assert!(outage.db.answered_recently());
         outage.failed(&timed_out);
-        assert!(outage.admit(), "congestion is no outage");
+        assert_eq!(outage.admit(), Admission::Go, "congestion is no outage");
         assert_eq!(outage.active.get(), 0);
     }
 

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, builder::TypedValueParser as _};
+
+use super::ratelimit::{RateLimit, TrustedProxies};
 
 /// What the HTTP layer keeps and whom it serves.
 #[derive(Debug, Clone, Args)]
@@ -53,8 +55,40 @@ pub struct HttpSettings {
     /// How long a full view waits for its turn before it is answered 503 with `Retry-After`.
     #[arg(long = "full-view-wait", env = "PNODE_FULL_VIEW_WAIT", default_value = "2s", value_parser = humantime::parse_duration, global = true)]
     pub full_view_wait: Duration,
-}
 
+    /// Connections open at once in the whole process (every worker); more are answered 503 and
+    /// closed at once. Each holds at most a 16 KiB request head and actix's buffers (README,
+    /// "Threat model").
+    #[arg(
+        id = "http_max_connections",
+        long = "http-max-connections",
+        env = "PNODE_HTTP_MAX_CONNECTIONS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..).map(|max| max as usize),
+        global = true
+    )]
+    pub max_connections: usize,
+
+    /// Requests per client address and period, e.g. `1200/min`, `20/s`, `10000/h` (the burst is
+    /// the same number); a full view or CSV export counts 10, a 304 and /api/health 0; `0`: off.
+    #[arg(
+        long = "rate-limit",
+        env = "PNODE_RATE_LIMIT",
+        default_value = "1200/min",
+        global = true
+    )]
+    pub rate_limit: RateLimit,
+
+    /// CIDRs of the reverse proxies whose `X-Forwarded-For` / `Forwarded` say who the client is
+    /// (no one else's are believed), comma-separated; empty: none.
+    #[arg(
+        long = "trusted-proxies",
+        env = "PNODE_TRUSTED_PROXIES",
+        default_value = "",
+        global = true
+    )]
+    pub trusted_proxies: TrustedProxies,
+}
 /// Who may call the API from a browser on another origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {

@@ -36,6 +36,7 @@ fn policy() -> CreditsPolicy {
         max_answer_bytes: 1024 * 1024,
         retries: 0,
         retry_wait: std::time::Duration::from_millis(10),
+        auth: None,
     }
 }
 

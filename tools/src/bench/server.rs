@@ -31,6 +31,8 @@ impl ServerProcess {
             .env("DATABASE_URL", database_url)
             .env("PNODE_BIND", "127.0.0.1:0")
             .env("PNODE_LOG_FORMAT", "json")
+            // The bench measures the service, not its limiter.
+            .env("PNODE_RATE_LIMIT", "0")
             .env("RUST_LOG", "warn,pnode_api::app::startup=info")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())

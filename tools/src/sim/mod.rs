@@ -98,6 +98,8 @@ pub enum SeedFault {
     HttpStatus(u16),
     /// -32603 for every method.
     RpcError,
+    /// -32603 for every method, with a message this many bytes long (a hostile seed).
+    LongRpcError(usize),
     /// The seed's listener refuses connections.
     Down,
 }

@@ -110,6 +110,7 @@ enum Behaviour {
     Garbage,
     Status(u16),
     RpcError(i64, &'static str),
+    LongRpcError(usize),
     WrongShape,
 }
 
@@ -140,10 +141,13 @@ async fn rpc(node: Role, method: &str, id: Value, shared: &Shared) -> HttpRespon
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return plain(status, "the simulated seed fails");
         }
-        Behaviour::RpcError(code, message) => Err((code, message)),
+        Behaviour::RpcError(code, message) => Err((code, message.to_owned())),
+        Behaviour::LongRpcError(bytes) => Err((INTERNAL_ERROR, "é".repeat(bytes / 2))),
         Behaviour::WrongShape => Ok(json!({"status": "ok", "nodes": []})),
         // The state is read after the delay, as a slow node answers with what it knows then.
-        Behaviour::Answer => answer(node, method, &shared.network()),
+        Behaviour::Answer => {
+            answer(node, method, &shared.network()).map_err(|(code, text)| (code, text.to_owned()))
+        }
     };
     let envelope = match result {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "error": null, "result": result}),
@@ -169,6 +173,7 @@ fn seed_behaviour(fault: SeedFault, method: &str) -> (Option<std::time::Duration
         SeedFault::MethodNotFound => (None, Behaviour::Answer),
         SeedFault::HttpStatus(code) => (None, Behaviour::Status(code)),
         SeedFault::RpcError => (None, Behaviour::RpcError(INTERNAL_ERROR, "Internal error")),
+        SeedFault::LongRpcError(bytes) => (None, Behaviour::LongRpcError(bytes)),
     }
 }
 

@@ -16,7 +16,7 @@ pub async fn fetch(
     url: &str,
     policy: &CreditsPolicy,
 ) -> Result<(Vec<Credit>, usize), CreditsError> {
-    let download = download(client, url, policy.max_answer_bytes);
+    let download = download(client, url, policy);
     let result = match tokio::time::timeout(policy.timeout, download).await {
         Ok(body) => body.and_then(|body| parse(&body)),
         Err(_) => Err(CreditsError::Timeout),
@@ -30,11 +30,12 @@ pub async fn fetch(
 async fn download(
     client: &reqwest::Client,
     url: &str,
-    cap: usize,
+    policy: &CreditsPolicy,
 ) -> Result<Vec<u8>, CreditsError> {
-    let mut response = client
+    let request = client
         .get(url)
-        .header(ACCEPT, HeaderValue::from_static("application/json"))
+        .header(ACCEPT, HeaderValue::from_static("application/json"));
+    let mut response = crate::net::http::authorized(request, policy.auth.as_ref())
         .send()
         .await
         .map_err(|err| CreditsError::transport(&err))?;
@@ -42,7 +43,7 @@ async fn download(
     if !status.is_success() {
         return Err(CreditsError::HttpStatus(status.as_u16()));
     }
-    read_capped(&mut response, cap).await
+    read_capped(&mut response, policy.max_answer_bytes).await
 }
 
 /// Reads the body chunk by chunk and gives up as soon as it passes `cap` bytes.

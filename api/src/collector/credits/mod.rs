@@ -11,6 +11,7 @@ mod fetch;
 mod parse;
 mod store;
 
+use crate::domain::endpoint::BasicAuth;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
@@ -42,6 +43,8 @@ pub struct CreditsPolicy {
     /// wait that doubles from `retry_wait`, with jitter.
     pub retries: usize,
     pub retry_wait: Duration,
+    /// The credentials of the configured URL's user info, sent as HTTP Basic auth.
+    pub auth: Option<BasicAuth>,
 }
 
 impl Default for CreditsPolicy {
@@ -53,6 +56,7 @@ impl Default for CreditsPolicy {
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             retries: 2,
             retry_wait: Duration::from_secs(1),
+            auth: None,
         }
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 pub use types::{NodeStats, Pod, PodsAnswer, PodsMethod, PrpcError};
 
 use super::http::Outbound;
+use crate::domain::endpoint::BasicAuth;
 
 /// Answers are refused above this size unless [`PrpcClient::with_max_answer_bytes`] says otherwise.
 pub const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -61,10 +62,15 @@ impl PrpcClient {
         }
     }
 
-    /// get-pods-with-stats, falling back to get-pods when the seed answers -32601.
-    pub async fn pods(&self, base_url: &str) -> Result<PodsAnswer, PrpcError> {
+    /// get-pods-with-stats, falling back to get-pods when the seed answers -32601; with `auth`,
+    /// the seed's credentials (HTTP Basic).
+    pub async fn pods(
+        &self,
+        base_url: &str,
+        auth: Option<&BasicAuth>,
+    ) -> Result<PodsAnswer, PrpcError> {
         let method = PodsMethod::WithStats;
-        match self.call(base_url, method.name()).await {
+        match self.call(base_url, method.name(), auth).await {
             Ok(result) => PodsAnswer::from_result(&result, method),
             Err(PrpcError::Rpc {
                 code: METHOD_NOT_FOUND,
@@ -75,7 +81,7 @@ impl PrpcClient {
                     "seed does not know get-pods-with-stats; asking get-pods"
                 );
                 let method = PodsMethod::Legacy;
-                let result = self.call(base_url, method.name()).await?;
+                let result = self.call(base_url, method.name(), auth).await?;
                 PodsAnswer::from_result(&result, method)
             }
             Err(err) => Err(err),
@@ -84,20 +90,26 @@ impl PrpcClient {
 
     /// get-stats of one node; `base_url` is like "http://127.0.0.1:6000".
     pub async fn stats(&self, base_url: &str) -> Result<NodeStats, PrpcError> {
-        let result = self.call(base_url, "get-stats").await?;
+        let result = self.call(base_url, "get-stats", None).await?;
         NodeStats::from_result(&result)
     }
 
     /// get-version of one node: the version string as the node gives it.
     pub async fn version(&self, base_url: &str) -> Result<String, PrpcError> {
-        let result = self.call(base_url, "get-version").await?;
+        let result = self.call(base_url, "get-version", None).await?;
         types::version_from_result(&result)
     }
 
     /// Calls `method` and returns the JSON-RPC `result`, within the timeout.
-    #[tracing::instrument(level = "debug", skip(self))]
-    async fn call(&self, base_url: &str, method: &str) -> Result<Value, PrpcError> {
-        let outcome = tokio::time::timeout(self.timeout, self.exchange(base_url, method)).await;
+    #[tracing::instrument(level = "debug", skip(self, auth))]
+    async fn call(
+        &self,
+        base_url: &str,
+        method: &str,
+        auth: Option<&BasicAuth>,
+    ) -> Result<Value, PrpcError> {
+        let exchange = self.exchange(base_url, method, auth);
+        let outcome = tokio::time::timeout(self.timeout, exchange).await;
         let result = outcome.unwrap_or(Err(PrpcError::Timeout));
         if let Err(err) = &result {
             tracing::debug!(kind = err.kind(), error = %err, "pRPC call failed");
@@ -105,15 +117,21 @@ impl PrpcClient {
         result
     }
 
-    async fn exchange(&self, base_url: &str, method: &str) -> Result<Value, PrpcError> {
+    async fn exchange(
+        &self,
+        base_url: &str,
+        method: &str,
+        auth: Option<&BasicAuth>,
+    ) -> Result<Value, PrpcError> {
         let http = self
             .http
             .as_ref()
             .map_err(|err| PrpcError::Connect(err.clone()))?;
         let url = format!("{}/rpc", base_url.trim_end_matches('/'));
-        let mut response = http
+        let request = http
             .post(url)
-            .json(&json!({"jsonrpc": "2.0", "method": method, "id": 1}))
+            .json(&json!({"jsonrpc": "2.0", "method": method, "id": 1}));
+        let mut response = super::http::authorized(request, auth)
             .send()
             .await
             .map_err(transport_error)?;

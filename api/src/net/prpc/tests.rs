@@ -1,5 +1,5 @@
 //! Reading answers: the published samples, and every leniency the real network needs.
-//! The client against live (simulated) nodes is tested in `crate::tools::sim`.
+//! The client against live (simulated) nodes is tested in the tools crate (`pnode_tools::sim`).
 
 use serde_json::{Value, json};
 
@@ -319,4 +319,76 @@ async fn an_endless_answer_is_cut_at_the_cap() {
         "stopped at the cap, not the timeout"
     );
     node.abort();
+}
+
+mod arbitrary {
+    //! Whatever a seed or node sends: never a panic, and what is kept is bounded by what came.
+
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::super::*;
+
+    /// Any JSON value, nested a few levels, with the keys a pods answer has among others.
+    fn json() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("pods".to_owned()),
+            Just("address".to_owned()),
+            Just("pubkey".to_owned()),
+            Just("version".to_owned()),
+            Just("last_seen_timestamp".to_owned()),
+            Just("rpc_port".to_owned()),
+            Just("is_public".to_owned()),
+            Just("uptime".to_owned()),
+            Just("storage_committed".to_owned()),
+            ".{0,8}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..8)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_answer_is_read_or_refused_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = answer_result(&bytes);
+        }
+
+        #[test]
+        fn any_result_is_a_pods_answer_or_an_error(result in json()) {
+            for method in [PodsMethod::WithStats, PodsMethod::Legacy] {
+                if let Ok(answer) = PodsAnswer::from_result(&result, method) {
+                    let size = result.to_string().len();
+                    let kept: usize = answer
+                        .pods
+                        .iter()
+                        .map(|pod| pod.address.len() + pod.pubkey.as_ref().map_or(0, String::len))
+                        .sum();
+                    prop_assert!(kept <= size, "{kept} bytes kept from {size}");
+                }
+            }
+            let _ = NodeStats::from_result(&result);
+            let _ = PrpcError::from_rpc_error(&result);
+        }
+
+        #[test]
+        fn an_rpc_error_message_is_kept_to_a_kilobyte(message in ".{0,3000}") {
+            let error = serde_json::json!({"code": -32603, "message": message});
+            let PrpcError::Rpc { message, .. } = PrpcError::from_rpc_error(&error) else {
+                panic!("an RPC error");
+            };
+            prop_assert!(message.len() <= crate::domain::text::MAX_ERROR_BYTES);
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! some, and numbers have been seen as floats and as numeric strings. A field that cannot be
 //! read becomes `None`; only a `result` of the wrong overall shape is an error.
 
+use crate::domain::text;
 use serde_json::{Map, Value};
 
 /// Which pods method produced an answer.
@@ -120,9 +121,10 @@ impl PrpcError {
     pub(super) fn from_rpc_error(error: &Value) -> Self {
         Self::Rpc {
             code: error.get("code").and_then(lenient_i64).unwrap_or(0),
+            // The node's own text, of any length: bounded before anyone logs or stores it.
             message: match error.get("message").and_then(Value::as_str) {
-                Some(message) => message.to_owned(),
-                None => error.to_string(),
+                Some(message) => text::bounded(message, text::MAX_ERROR_BYTES),
+                None => text::bounded(&error.to_string(), text::MAX_ERROR_BYTES),
             },
         }
     }

@@ -72,6 +72,9 @@ pub(crate) struct Answer {
     media: Media,
     /// Whether the endpoint also offers the other media type, chosen by `Accept`.
     negotiated: bool,
+    /// Whether there is an answer whatever the data (`If-None-Match: *` then matches it); not so
+    /// for one node's, which is a 404 when no node has the pubkey.
+    always_exists: bool,
 }
 
 /// What a request needs once its validators are known.
@@ -98,6 +101,15 @@ impl Answer {
             validity: Validity::Data,
             media: Media::Json,
             negotiated: false,
+            always_exists: true,
+        }
+    }
+
+    /// The same answer, for something that may not exist (a node by pubkey).
+    pub(crate) fn of_something_that_may_not_exist(self) -> Self {
+        Self {
+            always_exists: false,
+            ..self
         }
     }
 
@@ -134,7 +146,7 @@ impl Answer {
     ) -> Result<Check, ApiError> {
         let freshness = Freshness::read(state, self.validity == Validity::DataAndClock).await?;
         let validators = Validators::new(&freshness, &self.key, http::negotiate(req));
-        if validators.client_has_it(req) {
+        if validators.client_has_it(req, self.always_exists) {
             state.cache.metrics().not_modified();
             return Ok(Check::Current(self.finish(validators.not_modified())));
         }

@@ -255,7 +255,9 @@ pub(crate) async fn respond_one(
     pubkey: &str,
 ) -> Result<Option<HttpResponse>, ApiError> {
     // `creditDelta24h` moves with the clock.
-    let answer = Answer::json(format!("/api/pnodes/{pubkey}")).valid(Validity::DataAndClock);
+    let answer = Answer::json(format!("/api/pnodes/{pubkey}"))
+        .valid(Validity::DataAndClock)
+        .of_something_that_may_not_exist();
     let fresh = match answer.check(req, state).await? {
         Check::Current(not_modified) => return Ok(Some(not_modified)),
         Check::Needed(fresh) => fresh,

@@ -5,7 +5,7 @@
 
 use actix_web::{
     Error, HttpResponse,
-    body::{MessageBody, to_bytes_limited},
+    body::{self, BodySize, BoxBody, MessageBody, to_bytes_limited},
     dev::{ServiceRequest, ServiceResponse},
     http::{
         Method, StatusCode,
@@ -27,15 +27,22 @@ const QUOTED_BODY_BYTES: usize = 1024;
 
 /// Middleware: a `HEAD` request is routed as the `GET` of its path, so that every `GET` route
 /// answers `HEAD` (health checks use it). actix-http knows the request was `HEAD` and sends the
-/// answer's headers, its length included, without the body.
+/// answer's headers, its length included, without the body. A body of unknown length (an event
+/// stream) is dropped here instead: one never sent would be held, its stream slot with it, for
+/// as long as the connection stays open.
 pub(crate) async fn head_as_get(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    if req.method() == Method::HEAD {
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let head = req.method() == Method::HEAD;
+    if head {
         req.head_mut().method = Method::GET;
     }
-    next.call(req).await
+    let response = next.call(req).await?.map_into_boxed_body();
+    if head && response.response().body().size() == BodySize::Stream {
+        return Ok(response.map_body(|_, _| BoxBody::new(body::None::new())));
+    }
+    Ok(response)
 }
 
 /// For `ErrorHandlers`: an error answer that is already JSON passes; any other gets the JSON body

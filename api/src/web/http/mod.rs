@@ -125,11 +125,13 @@ impl Validators {
     }
 
     /// Whether the client already holds this representation (`If-None-Match` names it). A `*`
-    /// is not taken as a match: it would answer 304 for what may not exist.
-    pub(crate) fn client_has_it(&self, req: &HttpRequest) -> bool {
+    /// matches any current representation (RFC 9110, 13.1.2): it is one when `exists` (the
+    /// answer is there whatever the data), else the answer is computed and tells.
+    pub(crate) fn client_has_it(&self, req: &HttpRequest, exists: bool) -> bool {
         match IfNoneMatch::parse(req) {
             Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&self.etag)),
-            _ => false,
+            Ok(IfNoneMatch::Any) => exists,
+            Err(_) => false,
         }
     }
 
@@ -244,20 +246,21 @@ mod tests {
     }
 
     #[test]
-    fn if_none_match_with_the_tag_means_the_client_has_it_and_a_star_does_not() {
+    fn if_none_match_with_the_tag_or_a_star_for_what_exists_means_the_client_has_it() {
         let validators = Validators::new(&freshness(3, 0, 0), "status", Encoding::Identity);
         let tag = validators.etag.to_string();
         let weak = format!("W/{tag}");
-        for (header, has) in [
-            (tag.as_str(), true),
-            (weak.as_str(), true),
-            ("\"other\"", false),
-            ("*", false),
+        for (header, exists, has) in [
+            (tag.as_str(), true, true),
+            (weak.as_str(), false, true),
+            ("\"other\"", true, false),
+            ("*", true, true),
+            ("*", false, false),
         ] {
             let req = TestRequest::default()
                 .insert_header((header::IF_NONE_MATCH, header))
                 .to_http_request();
-            assert_eq!(validators.client_has_it(&req), has, "{header}");
+            assert_eq!(validators.client_has_it(&req, exists), has, "{header}");
         }
     }
 }

@@ -64,6 +64,7 @@ pub(crate) async fn node_history(
         window.canonical()
     ))
     .valid(Validity::of_window(window.fixed))
+    .of_something_that_may_not_exist()
     .in_format(format, "pnode-history.csv");
     let body = async {
         let Some(history) = history::node_history(state.db.conn(), &pubkey, &window).await? else {

@@ -54,7 +54,14 @@ pub(crate) async fn ingestion_status(
     state: web::Data<AppState>,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse> {
-    let seed = match query.seed_base_url.as_deref().map(str::trim) {
+    // Control characters are refused before the spaces around the value are trimmed: a tab is
+    // a bad value, not an empty one.
+    let raw = query
+        .into_inner()
+        .seed_base_url
+        .map(|raw| params::text("seedBaseUrl", raw))
+        .transpose()?;
+    let seed = match raw.as_deref().map(str::trim) {
         None | Some("" | "global") => None,
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
             let url = params::text("seedBaseUrl", url.trim_end_matches('/').to_owned())?;

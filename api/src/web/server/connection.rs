@@ -1,4 +1,9 @@
-//! What every connection's bytes pass through on their way out:
+//! What every connection's bytes pass through:
+//! - a connection past the process's cap (`PNODE_HTTP_MAX_CONNECTIONS`) is answered 503 and
+//!   closed before anything of it is read;
+//! - a request head (request line and headers) larger than [`MAX_HEAD_BYTES`] is answered 431
+//!   and its connection closed, before more of it is buffered (a client that sends an endless
+//!   head must not hold more than that);
 //! - a client that accepts none of them for the write timeout is dropped, and with it the answer
 //!   it was being sent (a client that stops reading must not hold a body, a worker's attention
 //!   and a connection for ever);
@@ -19,19 +24,25 @@ use std::{
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
+    sync::OwnedSemaphorePermit,
     time::Sleep,
 };
+
+/// The largest request head taken: far above any real client's (a browser sends 1-2 KiB).
+pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// Counters of what the guard did, shared by every connection.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ConnectionMetrics {
     protocol_errors: Family<StatusLabel, Counter>,
     write_timeouts: Counter,
+    refused: Counter,
+    open: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -53,6 +64,16 @@ impl ConnectionMetrics {
             "Connections dropped because the client accepted no bytes within the write timeout",
             self.write_timeouts.clone(),
         );
+        registry.register(
+            "http_connections_open",
+            "Connections open now (under PNODE_HTTP_MAX_CONNECTIONS)",
+            self.open.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "Connections answered 503 and closed: as many were open as PNODE_HTTP_MAX_CONNECTIONS allows",
+            self.refused.clone(),
+        );
     }
 }
 
@@ -66,6 +87,55 @@ pub(crate) struct Guarded<T> {
     /// A protocol error being written in place of the bodiless one actix-http gave.
     rewritten: Option<Rewritten>,
     metrics: ConnectionMetrics,
+    /// The request head being read; `None` from its end until the next answer starts.
+    head: Option<HeadWatch>,
+    /// The guard's own answer (431, or 503 past the cap) being written; the connection ends
+    /// after it.
+    refusal: Option<Rewritten>,
+    /// After the guard's own answer: what the client still sends, read and dropped.
+    drain: Option<Drain>,
+    /// The connection's place under the process's cap, given back when it closes.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<T> Drop for Guarded<T> {
+    fn drop(&mut self) {
+        if self.permit.is_some() {
+            self.metrics.open.dec();
+        }
+    }
+}
+
+/// Where a request head's end is, as its bytes arrive.
+#[derive(Debug, Default)]
+struct HeadWatch {
+    seen: usize,
+    /// The last four bytes, to find `\r\n\r\n` across reads.
+    last: u32,
+}
+
+/// What the bytes read say of the head.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    Reading,
+    Ended,
+    TooLarge,
+}
+
+impl HeadWatch {
+    fn watch(&mut self, bytes: &[u8], max: usize) -> Head {
+        for &byte in bytes {
+            self.seen += 1;
+            if self.seen > max {
+                return Head::TooLarge;
+            }
+            self.last = (self.last << 8) | u32::from(byte);
+            if self.last == u32::from_be_bytes(*b"\r\n\r\n") {
+                return Head::Ended;
+            }
+        }
+        Head::Reading
+    }
 }
 
 #[derive(Debug)]
@@ -77,24 +147,161 @@ struct Rewritten {
 }
 
 impl<T> Guarded<T> {
-    pub(crate) fn new(io: T, write_timeout: Duration, metrics: ConnectionMetrics) -> Self {
+    /// A connection allowed under the cap (`permit`), or, without one, refused with a 503.
+    pub(crate) fn new(
+        io: T,
+        write_timeout: Duration,
+        metrics: ConnectionMetrics,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Self {
+        let refusal = permit.is_none().then(|| {
+            metrics.refused.inc();
+            Rewritten::answer(
+                "503 Service Unavailable",
+                "the server has as many connections open as it allows; retry later",
+                "too_many_connections",
+            )
+        });
+        if permit.is_some() {
+            metrics.open.inc();
+        }
         Self {
             io,
             write_timeout,
             stalled: None,
             rewritten: None,
             metrics,
+            head: Some(HeadWatch::default()),
+            refusal,
+            drain: None,
+            permit,
         }
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
+impl Rewritten {
+    /// A whole answer of the guard's own, closing its connection, with the JSON error body.
+    fn answer(status: &str, error: &str, code: &str) -> Self {
+        // The shape of `error::ErrorBody`, written here so that this module needs no other.
+        let body = serde_json::json!({ "error": error, "code": code }).to_string();
+        let bytes = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+             x-content-type-options: nosniff\r\nconnection: close\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Self {
+            bytes: bytes.into_bytes(),
+            written: 0,
+            replaces: 0,
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Guarded<T> {
+    /// Writes the guard's own answer, then says the connection is at its end (EOF to actix).
+    fn poll_refusal(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Self {
+            io,
+            write_timeout,
+            stalled,
+            metrics,
+            refusal,
+            drain,
+            ..
+        } = self;
+        if let Some(answer) = refusal {
+            let mut timed = Timed {
+                io,
+                timeout: *write_timeout,
+                stalled,
+                metrics,
+            };
+            while answer.written < answer.bytes.len() {
+                let n = ready!(timed.poll_write(cx, &answer.bytes[answer.written..]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                answer.written += n;
+            }
+            ready!(Pin::new(&mut *io).poll_flush(cx))?;
+            // Said: the client is told no more comes (FIN), and what it still sends is read and
+            // dropped for a little while, so that the kernel does not reset the connection (and
+            // lose the answer) over unread bytes.
+            ready!(Pin::new(&mut *io).poll_shutdown(cx))?;
+            *refusal = None;
+            *drain = Some(Drain {
+                left: DRAIN_BYTES,
+                until: Box::pin(tokio::time::sleep(DRAIN_FOR)),
+            });
+        }
+        if let Some(draining) = drain {
+            let mut scratch = [0_u8; 4096];
+            while draining.left > 0 && draining.until.as_mut().poll(cx).is_pending() {
+                let mut buf = ReadBuf::new(&mut scratch);
+                match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) if buf.filled().is_empty() => break,
+                    Poll::Ready(Ok(())) => {
+                        draining.left = draining.left.saturating_sub(buf.filled().len());
+                    }
+                    Poll::Ready(Err(_)) => break,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            draining.left = 0;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// What the guard reads and drops after its own answer, at most.
+const DRAIN_BYTES: usize = 256 * 1024;
+const DRAIN_FOR: Duration = Duration::from_secs(1);
+
+/// Reading and dropping what a refused client still sends.
+#[derive(Debug)]
+struct Drain {
+    left: usize,
+    until: Pin<Box<Sleep>>,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<T> {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let this = self.get_mut();
+        if this.refusal.is_some() || this.drain.is_some() {
+            return this.poll_refusal(cx);
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+        let Some(head) = &mut this.head else {
+            return Poll::Ready(Ok(()));
+        };
+        match head.watch(&buf.filled()[before..], MAX_HEAD_BYTES) {
+            Head::Reading => {}
+            Head::Ended => this.head = None,
+            Head::TooLarge => {
+                // Nothing more of it reaches actix: the guard answers, and the connection ends.
+                buf.set_filled(before);
+                this.metrics
+                    .protocol_errors
+                    .get_or_create(&StatusLabel { status: 431 })
+                    .inc();
+                this.refusal = Some(Rewritten::answer(
+                    "431 Request Header Fields Too Large",
+                    &format!(
+                        "the request's head (request line and headers) is larger than the {} KiB the server accepts",
+                        MAX_HEAD_BYTES / 1024
+                    ),
+                    "request_header_fields_too_large",
+                ));
+                return this.poll_refusal(cx);
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -110,7 +317,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
             stalled,
             rewritten,
             metrics,
+            head,
+            ..
         } = self.get_mut();
+        // An answer starting: the next bytes read are the next request's head.
+        if head.is_none() && buf.starts_with(b"HTTP/1.") {
+            *head = Some(HeadWatch::default());
+        }
         let mut timed = Timed {
             io,
             timeout: *write_timeout,
@@ -271,6 +484,13 @@ mod tests {
 
     use super::*;
 
+    /// A place under a cap of one, for a connection the tests let in.
+    fn place() -> Option<OwnedSemaphorePermit> {
+        std::sync::Arc::new(tokio::sync::Semaphore::new(1))
+            .try_acquire_owned()
+            .ok()
+    }
+
     const ACTIX_400: &[u8] =
         b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\
         date: Sat, 28 Nov 2026 07:00:00 GMT\r\n\r\n";
@@ -334,7 +554,7 @@ mod tests {
         // A pipe smaller than the answer: the rewritten answer goes out over several writes.
         let (client, server) = duplex(16);
         let metrics = ConnectionMetrics::default();
-        let mut guarded = Guarded::new(server, Duration::from_secs(5), metrics.clone());
+        let mut guarded = Guarded::new(server, Duration::from_secs(5), metrics.clone(), place());
         let reader = tokio::spawn(async move {
             let mut client = client;
             let mut received = Vec::new();
@@ -358,7 +578,7 @@ mod tests {
     async fn a_client_that_reads_nothing_is_dropped_after_the_write_timeout() {
         let (_client, server) = duplex(8);
         let metrics = ConnectionMetrics::default();
-        let mut guarded = Guarded::new(server, Duration::from_secs(3), metrics.clone());
+        let mut guarded = Guarded::new(server, Duration::from_secs(3), metrics.clone(), place());
         let err = guarded
             .write_all(&[b'x'; 64])
             .await
@@ -370,8 +590,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_slow_reader_that_keeps_reading_is_not_dropped() {
         let (mut client, server) = duplex(8);
-        let mut guarded =
-            Guarded::new(server, Duration::from_secs(3), ConnectionMetrics::default());
+        let mut guarded = Guarded::new(
+            server,
+            Duration::from_secs(3),
+            ConnectionMetrics::default(),
+            place(),
+        );
         let reader = tokio::spawn(async move {
             let mut received = Vec::new();
             let mut chunk = [0; 8];
@@ -387,5 +611,78 @@ mod tests {
             .await
             .expect("2 s between reads is within a 3 s write timeout");
         assert_eq!(reader.await.expect("reader"), 64);
+    }
+
+    #[tokio::test]
+    async fn a_head_past_the_bound_is_answered_431_and_the_connection_ends() {
+        let (mut client, server) = duplex(64 * 1024);
+        let metrics = ConnectionMetrics::default();
+        let mut guarded = Guarded::new(server, Duration::from_secs(3), metrics.clone(), place());
+        let mut head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+        head.resize(MAX_HEAD_BYTES + 100, b'a');
+        client.write_all(&head).await.expect("send");
+        let mut passed = Vec::new();
+        let mut chunk = [0_u8; 4096];
+        loop {
+            let n = guarded.read(&mut chunk).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            passed.extend_from_slice(&chunk[..n]);
+        }
+        assert!(
+            passed.len() <= MAX_HEAD_BYTES,
+            "{} bytes passed on",
+            passed.len()
+        );
+        let mut answer = vec![0_u8; 1024];
+        let n = client.read(&mut answer).await.expect("the answer");
+        let (head, body) = split(&answer[..n]);
+        assert!(head.starts_with("HTTP/1.1 431 "), "{head}");
+        assert_eq!(body["code"], "request_header_fields_too_large");
+    }
+
+    #[tokio::test]
+    async fn heads_within_the_bound_pass_one_after_another() {
+        let (mut client, server) = duplex(64 * 1024);
+        let mut guarded = Guarded::new(
+            server,
+            Duration::from_secs(3),
+            ConnectionMetrics::default(),
+            place(),
+        );
+        let mut head = b"GET / HTTP/1.1\r\nX-Pad: ".to_vec();
+        head.resize(MAX_HEAD_BYTES - 10, b'a');
+        head.extend_from_slice(b"\r\n\r\n");
+        for _ in 0..3 {
+            client.write_all(&head).await.expect("send");
+            let mut got = vec![0_u8; head.len()];
+            guarded.read_exact(&mut got).await.expect("the whole head");
+            assert_eq!(got, head);
+            // The answer: the next head is watched from its first byte.
+            guarded
+                .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .await
+                .expect("answer");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_past_the_cap_is_answered_503_and_nothing_is_read() {
+        let (mut client, server) = duplex(4096);
+        let metrics = ConnectionMetrics::default();
+        let mut guarded = Guarded::new(server, Duration::from_secs(3), metrics.clone(), None);
+        client
+            .write_all(b"GET / HTTP/1.1\r\n\r\n")
+            .await
+            .expect("send");
+        let mut chunk = [0_u8; 64];
+        assert_eq!(guarded.read(&mut chunk).await.expect("EOF"), 0);
+        let mut answer = vec![0_u8; 1024];
+        let n = client.read(&mut answer).await.expect("the answer");
+        let (head, body) = split(&answer[..n]);
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        assert_eq!(body["code"], "too_many_connections");
+        assert_eq!(metrics.refused.get(), 1);
     }
 }

@@ -5,7 +5,7 @@
 
 pub(crate) mod connection;
 
-use std::{fmt, io, net::TcpListener, time::Duration};
+use std::{fmt, io, net::TcpListener, sync::Arc, time::Duration};
 
 use actix_http::{HttpService, Request, Response, body::MessageBody};
 use actix_server::Server;
@@ -13,7 +13,7 @@ use actix_service::{
     IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt as _, fn_service, map_config,
 };
 use actix_web::{Error, dev::AppConfig};
-use tokio::net::TcpStream;
+use tokio::{net::TcpStream, sync::Semaphore};
 
 use self::connection::{ConnectionMetrics, Guarded};
 
@@ -30,6 +30,8 @@ pub(crate) struct ServerOptions {
     pub keep_alive: Duration,
     /// How long a client may accept no bytes of an answer before it is dropped.
     pub write_timeout: Duration,
+    /// Connections open at once in the whole process; more are answered 503 and closed.
+    pub max_connections: usize,
     pub metrics: ConnectionMetrics,
 }
 
@@ -64,6 +66,8 @@ where
     if let Some(workers) = options.workers {
         builder = builder.workers(workers);
     }
+    // One cap for every worker: the process's.
+    let places = Arc::new(Semaphore::new(options.max_connections));
     let server = builder.listen("pnode-api", listener, move || {
         let stopping = stopping.clone();
         let app = make_app()
@@ -79,9 +83,11 @@ where
             .local_addr(addr)
             .h1(map_config(app, |()| AppConfig::default()));
         let (write_timeout, metrics) = (options.write_timeout, options.metrics.clone());
+        let places = Arc::clone(&places);
         fn_service(move |io: TcpStream| {
             let peer = io.peer_addr().ok();
-            let guarded = Guarded::new(io, write_timeout, metrics.clone());
+            let place = Arc::clone(&places).try_acquire_owned().ok();
+            let guarded = Guarded::new(io, write_timeout, metrics.clone(), place);
             std::future::ready(Ok((guarded, peer)))
         })
         .and_then(http)

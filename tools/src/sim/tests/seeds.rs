@@ -22,7 +22,7 @@ async fn the_client_reads_every_seed_of_a_started_network() {
     let mut seen_somewhere = HashSet::new();
 
     for (seed, url) in sim.seed_urls().iter().enumerate() {
-        let answer = client.pods(url).await.expect("pods");
+        let answer = client.pods(url, None).await.expect("pods");
         assert_eq!(answer.method, PodsMethod::WithStats);
         assert_eq!(answer.malformed, 0);
         let expected = sim.seen_by(seed);
@@ -109,8 +109,8 @@ async fn seeds_lag_behind_each_other_and_their_views_move_with_time() {
     let sim = SimNetwork::start(small()).await.expect("sim");
     let client = client();
     let urls = sim.seed_urls();
-    let first = client.pods(&urls[0]).await.expect("seed 0");
-    let second = client.pods(&urls[1]).await.expect("seed 1");
+    let first = client.pods(&urls[0], None).await.expect("seed 0");
+    let second = client.pods(&urls[1], None).await.expect("seed 1");
     let lag = first.pods.iter().find_map(|pod| {
         let other = second.pods.iter().find(|o| o.address == pod.address)?;
         Some(pod.last_seen_timestamp? - other.last_seen_timestamp?)
@@ -134,7 +134,10 @@ async fn seeds_lag_behind_each_other_and_their_views_move_with_time() {
 async fn a_seed_without_get_pods_with_stats_is_read_with_get_pods() {
     let sim = SimNetwork::start(small()).await.expect("sim");
     sim.set_seed_fault(0, SeedFault::MethodNotFound);
-    let answer = client().pods(&sim.seed_urls()[0]).await.expect("pods");
+    let answer = client()
+        .pods(&sim.seed_urls()[0], None)
+        .await
+        .expect("pods");
 
     assert_eq!(answer.method, PodsMethod::Legacy);
     assert_eq!(answer.pods.len(), sim.seen_by(0).len() + 3);
@@ -172,23 +175,23 @@ async fn every_seed_fault_gives_its_error_kind_and_healing_restores_answers() {
         (SeedFault::Down, "connect"),
     ] {
         sim.set_seed_fault(1, fault.clone());
-        let err = client.pods(url).await.expect_err("a fault");
+        let err = client.pods(url, None).await.expect_err("a fault");
         assert_eq!(err.kind(), kind, "{fault:?}: {err}");
         sim.set_seed_fault(1, SeedFault::None);
-        let healed = client.pods(url).await;
+        let healed = client.pods(url, None).await;
         assert!(healed.is_ok(), "after {fault:?}: {healed:?}");
     }
     sim.set_seed_fault(1, SeedFault::RpcError);
-    let err = client.pods(url).await.expect_err("rpc");
+    let err = client.pods(url, None).await.expect_err("rpc");
     assert!(
         matches!(err, PrpcError::Rpc { code: -32603, .. }),
         "{err:?}"
     );
     sim.set_seed_fault(1, SeedFault::HttpStatus(502));
-    let err = client.pods(url).await.expect_err("status");
+    let err = client.pods(url, None).await.expect_err("status");
     assert!(matches!(err, PrpcError::HttpStatus(502)), "{err:?}");
     assert!(
-        client.pods(&sim.seed_urls()[0]).await.is_ok(),
+        client.pods(&sim.seed_urls()[0], None).await.is_ok(),
         "the other seed is untouched"
     );
     sim.stop().await;
@@ -199,7 +202,7 @@ async fn an_answer_over_the_cap_is_refused_as_too_large() {
     let sim = SimNetwork::start(small()).await.expect("sim");
     let err = client()
         .with_max_answer_bytes(100)
-        .pods(&sim.seed_urls()[0])
+        .pods(&sim.seed_urls()[0], None)
         .await
         .expect_err("too large");
     assert!(matches!(err, PrpcError::TooLarge(100)), "{err:?}");
