@@ -2,7 +2,8 @@
 //! ever sent as HTTP Basic auth: stored URLs lose theirs (`http://bob:pw@host:6000` becomes
 //! `http://host:6000`). A seed sighting that would then name the same (node, seed) as one
 //! already stored keeps the one stored and takes the earlier first sighting and the later last
-//! one of the two; every other row is rewritten in place.
+//! one of the two; a run's figures for a seed named both ways keep the ones without user info;
+//! every other row is rewritten in place.
 //!
 //! `down` changes nothing: the user info is gone, and the URLs without it are valid ones.
 
@@ -23,6 +24,21 @@ impl MigrationTrait for Migration {
             (Table::Credits, Column::SourceUrl),
         ] {
             for (old, new) in credentialed(db, table, column).await? {
+                if table == Table::SeedStats {
+                    // One row per (run, seed): where the run has one without user info too,
+                    // that one is kept.
+                    let both = Query::select()
+                        .column(Column::IngestionRunId)
+                        .from(Table::SeedStats)
+                        .and_where(Expr::col(Column::SeedBaseUrl).eq(new.as_str()))
+                        .to_owned();
+                    let duplicate = Query::delete()
+                        .from_table(Table::SeedStats)
+                        .and_where(Expr::col(Column::SeedBaseUrl).eq(old.as_str()))
+                        .and_where(Expr::col(Column::IngestionRunId).in_subquery(both))
+                        .to_owned();
+                    db.execute(&duplicate).await?;
+                }
                 let update = Query::update()
                     .table(table)
                     .value(column, new)
@@ -126,7 +142,7 @@ fn strip(url: &str) -> Option<String> {
     Some(format!("{scheme}://{host}{tail}"))
 }
 
-#[derive(DeriveIden, Clone, Copy)]
+#[derive(DeriveIden, Clone, Copy, PartialEq, Eq)]
 enum Table {
     #[sea_orm(iden = "pnode_gossip_observations")]
     Observations,
@@ -145,6 +161,7 @@ enum Column {
     SeedBaseUrl,
     SourceUrl,
     PnodeId,
+    IngestionRunId,
     FirstSeenAt,
     LastSeenAt,
 }

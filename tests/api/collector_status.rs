@@ -218,7 +218,7 @@ async fn credits_reach_the_view_and_a_malformed_answer_changes_nothing(backend: 
     let app = spawn_app_with(&backend, |settings| {
         settings.seeds = seeds.join(",").parse().expect("seeds");
         settings.collector = fast_settings();
-        settings.collector.credits_url = credits_url;
+        settings.collector.credits_url = credits_url.into();
         settings.collector.credits_interval = Duration::from_millis(300);
     })
     .await;

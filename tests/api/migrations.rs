@@ -355,6 +355,17 @@ async fn stored_urls_lose_their_user_info(backend: Backend) {
     .exec_without_returning(&conn)
     .await
     .expect("an observation");
+    // A run whose seeds differed by user info only: one row per (run, seed) once stripped.
+    for statement in [
+        "INSERT INTO ingestion_runs (id, started_at, finished_at, attempted, success, backoff, failed, observed) VALUES (7, '2025-12-06 21:49:13+00', '2025-12-06 21:49:13+00', 0, 0, 0, 0, 0)",
+        "INSERT INTO ingestion_run_seed_stats (ingestion_run_id, seed_base_url, attempted, success, backoff, failed, observed) VALUES (7, 'http://bob:hunter2@127.0.0.1:6000', 0, 0, 0, 0, 1)",
+        "INSERT INTO ingestion_run_seed_stats (ingestion_run_id, seed_base_url, attempted, success, backoff, failed, observed) VALUES (7, 'http://127.0.0.1:6000', 0, 0, 0, 0, 2)",
+    ] {
+        use sea_orm::ConnectionTrait as _;
+        conn.execute_unprepared(statement)
+            .await
+            .unwrap_or_else(|err| panic!("{statement}: {err}"));
+    }
     snapshot::Entity::insert(snapshot::ActiveModel {
         pod_pubkey: Set("node1".into()),
         credits: Set(5),
@@ -393,6 +404,19 @@ async fn stored_urls_lose_their_user_info(backend: Backend) {
         .await
         .expect("observations");
     assert_eq!(observed[0].seed_base_url, plain);
+    let seed_stats = crate::collecting::scalar(
+        &conn,
+        "SELECT COUNT(*) AS n FROM ingestion_run_seed_stats WHERE seed_base_url = 'http://127.0.0.1:6000' AND observed = 2",
+    )
+    .await;
+    let all_stats =
+        crate::collecting::scalar(&conn, "SELECT COUNT(*) AS n FROM ingestion_run_seed_stats")
+            .await;
+    assert_eq!(
+        (seed_stats, all_stats),
+        (1, 1),
+        "the run keeps the row without user info"
+    );
     let snapshots = snapshot::Entity::find()
         .all(&conn)
         .await

@@ -143,7 +143,7 @@ async fn app_over_tls(
         settings.outbound.tls_ca_file = Some(ca_file);
         if let Some(credits) = credits {
             // The README's example, on loopback: `PNODE_CREDITS_URL=https://…/api/pods-credits`.
-            settings.collector.credits_url = credits;
+            settings.collector.credits_url = credits.into();
             settings.collector.credits_interval = Duration::from_millis(300);
         }
     })

@@ -37,7 +37,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     settings.collector.interval = TICK_EVERY;
     // The simulated pods listen on loopback, which the default (`public`) never calls.
     settings.collector.stats_targets = "127.0.0.0/8".parse().map_err(anyhow::Error::msg)?;
-    settings.collector.credits_url = sim.credits_url();
+    settings.collector.credits_url = sim.credits_url().into();
     settings.collector.credits_interval = Duration::from_secs(30);
     settings.run_collector = true;
 

@@ -31,12 +31,14 @@ pub struct Settings {
     )]
     pub bind: SocketAddr,
 
-    /// Seed nodes, comma-separated, each `http://host:port` or `NAME=http://host:port`.
+    /// Seed nodes, comma-separated, each `http(s)://host:port` or `NAME=http(s)://host:port`;
+    /// user info in a URL is sent as HTTP Basic auth only (its value is never shown).
     #[arg(
         id = "seed_urls",
         long = "seed-urls",
         env = "PNODE_SEEDS",
         default_value = "",
+        hide_env_values = true,
         global = true
     )]
     pub seeds: Seeds,

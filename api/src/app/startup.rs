@@ -220,6 +220,7 @@ impl Parts {
         let limiter = web::Data::new(ClientLimiter::new(
             settings.http.rate_limit,
             settings.http.trusted_proxies.clone(),
+            settings.http.client_ip_header,
         ));
         let http_metrics = HttpMetrics::default();
         let view_metrics = ViewMetrics::default();

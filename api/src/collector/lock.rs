@@ -2,6 +2,7 @@
 //! dedicated connection. The lock goes with the connection, so when the holder dies another
 //! replica takes over at its next try. SQLite serves one process, which always collects.
 
+use crate::domain::secret::{ExposeSecret, SecretString};
 use sea_orm::{
     DbBackend,
     sqlx::{self, Connection, PgConnection},
@@ -13,14 +14,15 @@ const LOCK_KEY: i64 = 0x706e_6f64_6563_6f6c;
 /// Whether this process may collect, re-checked before every cycle.
 #[derive(Debug)]
 pub(super) struct Leadership {
-    url: Option<String>,
+    /// The database URL, password included.
+    url: Option<SecretString>,
     held: Option<PgConnection>,
 }
 
 impl Leadership {
     pub(super) fn new(backend: DbBackend, url: &str) -> Self {
         Self {
-            url: (backend == DbBackend::Postgres).then(|| url.to_owned()),
+            url: (backend == DbBackend::Postgres).then(|| SecretString::from(url)),
             held: None,
         }
     }
@@ -37,7 +39,7 @@ impl Leadership {
             tracing::warn!("lost the collector lock's connection; trying to take the lock again");
             self.held = None;
         }
-        let mut conn = PgConnection::connect(url).await?;
+        let mut conn = PgConnection::connect(url.expose_secret()).await?;
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(LOCK_KEY)
             .fetch_one(&mut conn)

@@ -42,7 +42,8 @@ use crate::{
         health::{WriteHealth, Writer},
     },
     domain::{
-        endpoint::split_credentials,
+        endpoint::{BasicAuth, split_credentials},
+        secret::ExposeSecret,
         seeds::{Seed, Seeds},
         text,
     },
@@ -76,6 +77,8 @@ pub struct Collector {
     failing: plan::Failures,
     /// The credits source's failure, while it lasts (logged as the seeds' are).
     credits_failing: plan::Failures,
+    /// The credits source, when one is set: its URL without user info, and the credentials.
+    credits: Option<(String, Option<BasicAuth>)>,
     settings: CollectorSettings,
     leadership: Leadership,
     /// For the credits source: a client of `crate::net::http`, like the pRPC one.
@@ -109,6 +112,11 @@ impl Collector {
             seeds: seeds.as_slice().to_vec(),
             failing: plan::Failures::default(),
             credits_failing: plan::Failures::default(),
+            // The source's identity (stored, logged) is its URL without user info; that is sent
+            // as HTTP Basic auth.
+            credits: Some(settings.credits_url.expose_secret().trim())
+                .filter(|url| !url.is_empty())
+                .map(split_credentials),
             credits_client: outbound
                 .client()
                 .build()
@@ -154,7 +162,7 @@ impl Collector {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut credit_ticks = tokio::time::interval(self.settings.credits_interval);
         credit_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let with_credits = !self.settings.credits_url.is_empty();
+        let with_credits = self.credits.is_some();
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -196,9 +204,9 @@ impl Collector {
                 return;
             }
         }
-        // The source's identity (stored, logged) is its URL without user info; that is sent as
-        // HTTP Basic auth.
-        let (url, auth) = split_credentials(&self.settings.credits_url);
+        let Some((url, auth)) = self.credits.clone() else {
+            return;
+        };
         let policy = CreditsPolicy {
             snapshot_every: self.settings.credits_snapshot_every,
             auth,

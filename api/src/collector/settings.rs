@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use clap::{Args, builder::TypedValueParser as _};
 
-use crate::net::targets::AllowedTargets;
+use crate::{
+    domain::secret::{self, SecretString},
+    net::targets::AllowedTargets,
+};
 
 /// How the collector polls the network.
 #[derive(Debug, Clone, Args)]
@@ -51,15 +54,17 @@ pub struct CollectorSettings {
     #[arg(long = "cycle-deadline", env = "PNODE_CYCLE_DEADLINE", default_value = "45s", value_parser = humantime::parse_duration, global = true)]
     pub cycle_deadline: Duration,
 
-    /// Optional credits source, e.g. https://podcredits.xandeum.network/api/pods-credits (off when empty).
+    /// Optional credits source, e.g. https://podcredits.xandeum.network/api/pods-credits (off
+    /// when empty); user info in it is sent as HTTP Basic auth only.
     #[arg(
         long = "credits-url",
         env = "PNODE_CREDITS_URL",
         hide_env_values = true,
         default_value = "",
+        value_parser = secret::parse,
         global = true
     )]
-    pub credits_url: String,
+    pub credits_url: SecretString,
 
     /// Time between two fetches of the credits source, e.g. "1h".
     #[arg(long = "credits-interval", env = "PNODE_CREDITS_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]

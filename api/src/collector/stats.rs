@@ -77,7 +77,7 @@ pub(super) async fn poll(
 ) -> Vec<Polled> {
     let mut calls = stream::iter(targets)
         .map(|target| async move {
-            let stats = client.stats(&target.endpoint.url()).await.ok();
+            let stats = client.stats(&target.endpoint).await.ok();
             (target.pnode_ids, stats)
         })
         .buffer_unordered(concurrency.max(1));

@@ -1,5 +1,6 @@
 //! Plain types every layer shares: validated values and their formats, no I/O.
 
+pub(crate) mod cidr;
 pub(crate) mod endpoint;
 pub(crate) mod params;
 pub(crate) mod pubkey;

@@ -92,7 +92,10 @@ impl FromStr for Seeds {
                 return Err(InvalidSeeds(format!("seed {base_url} is listed twice")));
             }
             let seed = match name {
-                Some("") => return Err(InvalidSeeds(format!("seed {entry:?} has an empty name"))),
+                Some("") => {
+                    let shown = split_credentials(entry).0;
+                    return Err(InvalidSeeds(format!("seed {shown:?} has an empty name")));
+                }
                 Some(name) => Seed {
                     id: base_url.clone(),
                     name: name.to_owned(),
@@ -115,7 +118,9 @@ impl FromStr for Seeds {
 fn base_url(raw: &str) -> Result<(String, Option<BasicAuth>), InvalidSeeds> {
     let refuse = |why: &str| {
         InvalidSeeds(format!(
-            "seed {raw:?} is not a base URL like http://host:6000: {why}"
+            "seed {:?} is not a base URL like http://host:6000: {why}",
+            // Quoted without its user info: the message is shown.
+            split_credentials(raw).0
         ))
     };
     let url = url::Url::parse(raw).map_err(|err| refuse(&err.to_string()))?;
@@ -233,9 +238,14 @@ mod tests {
                 "listed twice",
             ),
             ("=http://127.0.0.1:6000", "empty name"),
+            (
+                "http://bob:hunter2@127.0.0.1:6000/x",
+                "must not have a path",
+            ),
         ] {
             let err = list.parse::<Seeds>().expect_err(list);
             assert!(err.to_string().contains(reason), "{list}: {err}");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
         }
     }
 }

@@ -28,6 +28,12 @@ pub(crate) fn serialize_option<S: Serializer>(
     }
 }
 
+/// Whole seconds of `duration`, rounded up (0.2 s is 1, never 0): what `Retry-After` and
+/// actix's shutdown timeout take.
+pub(crate) fn seconds_up(duration: std::time::Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,6 +69,49 @@ pub(crate) fn authorized(
     }
 }
 
+/// Why a capped read gave no body.
+#[derive(Debug)]
+pub(crate) enum CappedRead {
+    /// Past the cap (by its `Content-Length`, or while it streamed in).
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads `response`'s body chunk by chunk, giving up as soon as it passes `cap` bytes: an
+/// answer from the network cannot make the service allocate more.
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, CappedRead> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(CappedRead::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(CappedRead::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(CappedRead::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// An error and its causes on one line: reqwest's own message rarely says what failed
+/// ("connection refused" is two causes down).
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn web_roots() -> RootCertStore {
     RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),

@@ -15,6 +15,8 @@ use std::{
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+use crate::domain::cidr;
+
 /// Without a reported `rpc_port`, a node answers pRPC on the default port.
 pub(crate) const DEFAULT_RPC_PORT: u16 = 6000;
 
@@ -36,7 +38,7 @@ impl StatsTarget {
 /// Why a gossiped address is not called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
-    /// Not `ip:port` (a host name, user info, a path, a query, garbage).
+    /// Not `ip:port` with a port from 1 (a host name, user info, a path, a query, garbage).
     NotIpLiteral,
     /// The advertised `rpc_port` is 0.
     BadPort,
@@ -120,13 +122,8 @@ impl FromStr for AllowedTargets {
                 allowed.public = true;
                 continue;
             }
-            let net: IpNet = item
-                .parse()
-                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    format!("{item:?} is neither a CIDR (like 10.0.0.0/8) nor `public`")
-                })?;
-            allowed.networks.push(net.trunc());
+            let net = cidr::parse(item).map_err(|err| format!("{err}, nor `public`"))?;
+            allowed.networks.push(net);
         }
         if !allowed.public && allowed.networks.is_empty() {
             return Err("name at least one CIDR, or `public`".to_owned());

@@ -71,6 +71,12 @@ pub(crate) enum ApiError {
     /// As many event streams are open as the server allows; retrying later may work.
     #[error("{0}")]
     TooManyStreams(String),
+    /// The client's address is over `PNODE_RATE_LIMIT`; this long until the request would fit.
+    #[error(
+        "too many requests from this address; retry in {} s",
+        crate::domain::timestamp::seconds_up(*.0)
+    )]
+    RateLimited(std::time::Duration),
     /// Too many full views are being computed; retrying later may work.
     #[error(transparent)]
     Overloaded(#[from] crate::view::overload::Busy),
@@ -94,6 +100,7 @@ impl ApiError {
             Self::Unavailable(_) => "unavailable",
             Self::Overloaded(_) => "overloaded",
             Self::TooManyStreams(_) => "too_many_streams",
+            Self::RateLimited(_) => "rate_limited",
             Self::Database(err) if db::is_unavailable(err) => "unavailable",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
@@ -123,6 +130,7 @@ impl ResponseError for ApiError {
             Self::InvalidParameter(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Overloaded(_) | Self::TooManyStreams(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -144,6 +152,10 @@ impl ResponseError for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
+        if let Self::RateLimited(wait) = self {
+            let seconds = crate::domain::timestamp::seconds_up(*wait).to_string();
+            response.insert_header((header::RETRY_AFTER, seconds));
         }
         let mut response = response.json(ErrorBody::new(self.to_string(), self.code().to_owned()));
         if let Self::Database(err) = self

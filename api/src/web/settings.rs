@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, builder::TypedValueParser as _};
 
-use super::ratelimit::{RateLimit, TrustedProxies};
+use super::ratelimit::{ClientIpHeader, RateLimit, TrustedProxies};
 
 /// What the HTTP layer keeps and whom it serves.
 #[derive(Debug, Clone, Args)]
@@ -88,6 +88,16 @@ pub struct HttpSettings {
         global = true
     )]
     pub trusted_proxies: TrustedProxies,
+
+    /// The header the trusted proxies append the client's address to: `X-Forwarded-For` or
+    /// `Forwarded` (only that one is read: a client could write the other itself).
+    #[arg(
+        long = "client-ip-header",
+        env = "PNODE_CLIENT_IP_HEADER",
+        default_value = "X-Forwarded-For",
+        global = true
+    )]
+    pub client_ip_header: ClientIpHeader,
 }
 /// Who may call the API from a browser on another origin.
 #[derive(Debug, Clone, PartialEq, Eq)]

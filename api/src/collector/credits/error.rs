@@ -56,13 +56,7 @@ impl CreditsError {
         if err.is_timeout() {
             return Self::Timeout;
         }
-        let mut text = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let text = crate::net::http::error_chain(err);
         Self::Connect(text)
     }
 }

@@ -3,11 +3,12 @@
 use reqwest::header::{ACCEPT, HeaderValue};
 
 use super::{Credit, CreditsError, CreditsPolicy, parse};
+use crate::net::http::CappedRead;
 
 /// Fetches and validates: all or nothing (any transport or shape problem is an error;
 /// individual bad entries are skipped and counted in the second value).
 ///
-/// `client` is the caller's: it decides proxies and redirects. The policy's timeout covers
+/// `client` is the caller's (`crate::net::http`: no proxy, no redirects). The policy's timeout covers
 /// connecting and reading the whole answer, and the size cap is enforced while the body streams
 /// in, so a misbehaving source can neither hang a refresh nor make it allocate without limit.
 #[tracing::instrument(name = "fetch credits", level = "debug", skip(client, policy))]
@@ -46,27 +47,15 @@ async fn download(
     read_capped(&mut response, policy.max_answer_bytes).await
 }
 
-/// Reads the body chunk by chunk and gives up as soon as it passes `cap` bytes.
+/// The body, at most `cap` bytes of it.
 async fn read_capped(
     response: &mut reqwest::Response,
     cap: usize,
 ) -> Result<Vec<u8>, CreditsError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > cap as u64)
-    {
-        return Err(CreditsError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    crate::net::http::read_capped(response, cap)
         .await
-        .map_err(|err| CreditsError::transport(&err))?
-    {
-        if body.len() + chunk.len() > cap {
-            return Err(CreditsError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        .map_err(|err| match err {
+            CappedRead::TooLarge => CreditsError::TooLarge,
+            CappedRead::Transport(err) => CreditsError::transport(&err),
+        })
 }

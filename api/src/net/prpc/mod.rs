@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 
 pub use types::{NodeStats, Pod, PodsAnswer, PodsMethod, PrpcError};
 
-use super::http::Outbound;
+use super::{
+    http::{CappedRead, Outbound, error_chain},
+    targets::StatsTarget,
+};
 use crate::domain::endpoint::BasicAuth;
 
 /// Answers are refused above this size unless [`PrpcClient::with_max_answer_bytes`] says otherwise.
@@ -88,13 +91,14 @@ impl PrpcClient {
         }
     }
 
-    /// get-stats of one node; `base_url` is like "http://127.0.0.1:6000".
-    pub async fn stats(&self, base_url: &str) -> Result<NodeStats, PrpcError> {
-        let result = self.call(base_url, "get-stats", None).await?;
+    /// get-stats of one node, at an address the allow-list let through (the only way to one).
+    pub async fn stats(&self, target: &StatsTarget) -> Result<NodeStats, PrpcError> {
+        let result = self.call(&target.url(), "get-stats", None).await?;
         NodeStats::from_result(&result)
     }
 
-    /// get-version of one node: the version string as the node gives it.
+    /// get-version of a configured seed (`base_url` like "http://127.0.0.1:6000"): the version
+    /// string as it gives it.
     pub async fn version(&self, base_url: &str) -> Result<String, PrpcError> {
         let result = self.call(base_url, "get-version", None).await?;
         types::version_from_result(&result)
@@ -149,22 +153,14 @@ impl PrpcClient {
     }
 }
 
-/// Reads the body chunk by chunk and gives up as soon as it passes `cap` bytes.
+/// The body, at most `cap` bytes of it.
 async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<Vec<u8>, PrpcError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > cap as u64)
-    {
-        return Err(PrpcError::TooLarge(cap));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        if body.len() + chunk.len() > cap {
-            return Err(PrpcError::TooLarge(cap));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    super::http::read_capped(response, cap)
+        .await
+        .map_err(|err| match err {
+            CappedRead::TooLarge => PrpcError::TooLarge(cap),
+            CappedRead::Transport(err) => transport_error(err),
+        })
 }
 
 /// Unwraps a JSON-RPC answer: its `result`, or its `error` as [`PrpcError::Rpc`].
@@ -193,17 +189,4 @@ fn transport_error(err: reqwest::Error) -> PrpcError {
     } else {
         PrpcError::Connect(error_chain(&err))
     }
-}
-
-/// The error and its causes on one line: reqwest's own message rarely says what failed
-/// ("connection refused" is two levels down).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

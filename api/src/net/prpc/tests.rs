@@ -292,7 +292,11 @@ async fn an_endless_answer_is_cut_at_the_cap() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let addr = listener.local_addr().expect("addr");
+    let loopback: crate::net::targets::AllowedTargets = "127.0.0.0/8".parse().expect("a CIDR");
+    let target = loopback
+        .check(&addr.to_string(), Some(addr.port()))
+        .expect("a loopback target");
     let node = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("accept");
         let mut request = [0u8; 1024];
@@ -310,7 +314,7 @@ async fn an_endless_answer_is_cut_at_the_cap() {
         Duration::from_secs(5),
     )
     .with_max_answer_bytes(64 * 1024)
-    .stats(&url)
+    .stats(&target)
     .await
     .expect_err("too large");
     assert!(matches!(err, PrpcError::TooLarge(65_536)), "{err:?}");

@@ -19,6 +19,7 @@ use crate::{
         error::ApiError,
         export::{self, Format},
         http::{self, Freshness, Validators},
+        ratelimit,
         state::AppState,
     },
 };
@@ -150,6 +151,8 @@ impl Answer {
             state.cache.metrics().not_modified();
             return Ok(Check::Current(self.finish(validators.not_modified())));
         }
+        // Not a 304: a revalidation pays its weight now, before anything is computed.
+        ratelimit::settle(req)?;
         Ok(Check::Needed(Fresh {
             freshness,
             validators,
@@ -169,6 +172,7 @@ impl Answer {
         F: Future<Output = Result<Bytes, ViewError>>,
     {
         if self.validity == Validity::Moment {
+            ratelimit::settle(req)?;
             let mut response = HttpResponse::Ok();
             response.insert_header(CacheControl(vec![CacheDirective::NoCache]));
             let body = compute.await?;

@@ -3,7 +3,10 @@
 //!   closed before anything of it is read;
 //! - a request head (request line and headers) larger than [`MAX_HEAD_BYTES`] is answered 431
 //!   and its connection closed, before more of it is buffered (a client that sends an endless
-//!   head must not hold more than that);
+//!   head must not hold more than that). Every byte read counts toward the head it belongs to,
+//!   pipelined ones included: the bytes after a head's end begin the next. So a request body
+//!   counts too: this API's requests have none, and one past the bound without a blank line in it
+//!   would be refused;
 //! - a client that accepts none of them for the write timeout is dropped, and with it the answer
 //!   it was being sent (a client that stops reading must not hold a body, a worker's attention
 //!   and a connection for ever);
@@ -87,8 +90,8 @@ pub(crate) struct Guarded<T> {
     /// A protocol error being written in place of the bodiless one actix-http gave.
     rewritten: Option<Rewritten>,
     metrics: ConnectionMetrics,
-    /// The request head being read; `None` from its end until the next answer starts.
-    head: Option<HeadWatch>,
+    /// The request head being read.
+    head: HeadWatch,
     /// The guard's own answer (431, or 503 past the cap) being written; the connection ends
     /// after it.
     refusal: Option<Rewritten>,
@@ -118,11 +121,12 @@ struct HeadWatch {
 #[derive(Debug, PartialEq, Eq)]
 enum Head {
     Reading,
-    Ended,
     TooLarge,
 }
 
 impl HeadWatch {
+    /// Counts `bytes`: a head that ends among them (`\r\n\r\n`, or a bare `\n\n`, which
+    /// parsers accept too) starts the count of the next one at the byte after it.
     fn watch(&mut self, bytes: &[u8], max: usize) -> Head {
         for &byte in bytes {
             self.seen += 1;
@@ -130,8 +134,8 @@ impl HeadWatch {
                 return Head::TooLarge;
             }
             self.last = (self.last << 8) | u32::from(byte);
-            if self.last == u32::from_be_bytes(*b"\r\n\r\n") {
-                return Head::Ended;
+            if self.last == u32::from_be_bytes(*b"\r\n\r\n") || self.last & 0xffff == 0x0a0a {
+                *self = Self::default();
             }
         }
         Head::Reading
@@ -171,7 +175,7 @@ impl<T> Guarded<T> {
             stalled: None,
             rewritten: None,
             metrics,
-            head: Some(HeadWatch::default()),
+            head: HeadWatch::default(),
             refusal,
             drain: None,
             permit,
@@ -182,8 +186,7 @@ impl<T> Guarded<T> {
 impl Rewritten {
     /// A whole answer of the guard's own, closing its connection, with the JSON error body.
     fn answer(status: &str, error: &str, code: &str) -> Self {
-        // The shape of `error::ErrorBody`, written here so that this module needs no other.
-        let body = serde_json::json!({ "error": error, "code": code }).to_string();
+        let body = error_body(error, code);
         let bytes = format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
              x-content-type-options: nosniff\r\nconnection: close\r\n\
@@ -277,12 +280,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<T> {
         }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
-        let Some(head) = &mut this.head else {
-            return Poll::Ready(Ok(()));
-        };
-        match head.watch(&buf.filled()[before..], MAX_HEAD_BYTES) {
+        match this.head.watch(&buf.filled()[before..], MAX_HEAD_BYTES) {
             Head::Reading => {}
-            Head::Ended => this.head = None,
             Head::TooLarge => {
                 // Nothing more of it reaches actix: the guard answers, and the connection ends.
                 buf.set_filled(before);
@@ -317,13 +316,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
             stalled,
             rewritten,
             metrics,
-            head,
             ..
         } = self.get_mut();
-        // An answer starting: the next bytes read are the next request's head.
-        if head.is_none() && buf.starts_with(b"HTTP/1.") {
-            *head = Some(HeadWatch::default());
-        }
         let mut timed = Timed {
             io,
             timeout: *write_timeout,
@@ -399,6 +393,12 @@ impl<T: AsyncWrite + Unpin> Timed<'_, T> {
     }
 }
 
+/// `{"error": …, "code": …}`: the shape of `error::ErrorBody`, written here so that this module
+/// needs no other.
+fn error_body(error: &str, code: &str) -> String {
+    serde_json::json!({ "error": error, "code": code }).to_string()
+}
+
 /// An answer actix-http wrote by itself, without a body.
 #[derive(Debug, PartialEq, Eq)]
 struct ProtocolError {
@@ -446,8 +446,7 @@ impl ProtocolError {
     /// same status line and headers, its own `content-type`, `content-length` and `nosniff`.
     fn with_json_body(&self, head: &[u8]) -> Vec<u8> {
         let (error, code) = Self::describe(self.status).unwrap_or(("internal error", "internal"));
-        // The shape of `error::ErrorBody`, written here so that this module needs no other.
-        let body = serde_json::json!({ "error": error, "code": code }).to_string();
+        let body = error_body(error, code);
         let mut out = Vec::with_capacity(head.len() + body.len() + 96);
         let mut lines = head.split(|&b| b == b'\n');
         if let Some(status_line) = lines.next() {
@@ -684,5 +683,42 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
         assert_eq!(body["code"], "too_many_connections");
         assert_eq!(metrics.refused.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_head_past_the_bound_is_refused_as_a_first_one_is() {
+        let (mut client, server) = duplex(64 * 1024);
+        let mut guarded = Guarded::new(
+            server,
+            Duration::from_secs(3),
+            ConnectionMetrics::default(),
+            place(),
+        );
+        // A small head, then in the same write the start of a second one past the bound.
+        let mut bytes = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nX-Pad: ".to_vec();
+        bytes.resize(MAX_HEAD_BYTES + 2048, b'a');
+        client.write_all(&bytes).await.expect("send");
+        let mut passed = 0;
+        let mut chunk = [0_u8; 4096];
+        loop {
+            let n = guarded.read(&mut chunk).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            passed += n;
+        }
+        assert!(passed <= MAX_HEAD_BYTES + 64, "{passed} bytes passed on");
+        let mut answer = vec![0_u8; 1024];
+        let n = client.read(&mut answer).await.expect("the answer");
+        assert!(answer[..n].starts_with(b"HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn a_bare_blank_line_ends_a_head_too() {
+        let mut watch = HeadWatch::default();
+        let head = b"GET / HTTP/1.1\nHost: x\n\n";
+        for _ in 0..(2 * MAX_HEAD_BYTES / head.len()) {
+            assert_eq!(watch.watch(head, MAX_HEAD_BYTES), Head::Reading);
+        }
     }
 }

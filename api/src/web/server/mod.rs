@@ -1,6 +1,7 @@
 //! The HTTP/1.1 server: actix-web's app on actix-http's protocol and actix-server's workers, as
 //! `actix_web::HttpServer` assembles them, with each connection's bytes passed through
-//! [`Guarded`] (write timeout, JSON bodies for the protocol's own errors). `HttpServer` takes no
+//! [`Guarded`] (the process's connection cap, the request head's bound, the write timeout, JSON
+//! bodies for the protocol's own errors). `HttpServer` takes no
 //! such wrapper, hence this assembly.
 
 pub(crate) mod connection;
@@ -16,6 +17,7 @@ use actix_web::{Error, dev::AppConfig};
 use tokio::{net::TcpStream, sync::Semaphore};
 
 use self::connection::{ConnectionMetrics, Guarded};
+use crate::domain::timestamp::seconds_up;
 
 /// How connections are served.
 #[derive(Debug, Clone)]
@@ -62,7 +64,8 @@ where
     let stopping = builder.graceful_shutdown_signal();
     builder = builder
         .disable_signals()
-        .shutdown_timeout(whole_seconds(options.shutdown_timeout));
+        // actix takes whole seconds: rounded up, so that "500ms" still waits.
+        .shutdown_timeout(seconds_up(options.shutdown_timeout));
     if let Some(workers) = options.workers {
         builder = builder.workers(workers);
     }
@@ -93,9 +96,4 @@ where
         .and_then(http)
     })?;
     Ok(server.run())
-}
-
-/// actix takes the shutdown timeout in whole seconds; round up so that "500ms" still waits.
-fn whole_seconds(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }

@@ -6,7 +6,11 @@ mod seeds;
 use std::time::Duration;
 
 use super::*;
-use pnode_api::net::{http::Outbound, prpc::PrpcClient};
+use pnode_api::net::{
+    http::Outbound,
+    prpc::PrpcClient,
+    targets::{AllowedTargets, StatsTarget},
+};
 
 const SHORT: Duration = Duration::from_millis(300);
 
@@ -24,6 +28,9 @@ fn small() -> SimConfig {
     }
 }
 
-fn rpc_url(pod: &SimPod) -> String {
-    format!("http://127.0.0.1:{}", pod.rpc_port)
+fn rpc_url(pod: &SimPod) -> StatsTarget {
+    let loopback: AllowedTargets = "127.0.0.0/8".parse().expect("a CIDR");
+    loopback
+        .check(&format!("127.0.0.1:{}", pod.rpc_port), Some(pod.rpc_port))
+        .expect("a loopback target")
 }
