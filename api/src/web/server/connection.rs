@@ -483,6 +483,19 @@ mod tests {
 
     use super::*;
 
+    /// Bytes the guard passes on until it says the connection ends.
+    async fn read_to_eof<T: AsyncRead + AsyncWrite + Unpin>(guarded: &mut Guarded<T>) -> usize {
+        let mut passed = 0;
+        let mut chunk = [0_u8; 4096];
+        loop {
+            let n = guarded.read(&mut chunk).await.expect("read");
+            if n == 0 {
+                return passed;
+            }
+            passed += n;
+        }
+    }
+
     /// A place under a cap of one, for a connection the tests let in.
     fn place() -> Option<OwnedSemaphorePermit> {
         std::sync::Arc::new(tokio::sync::Semaphore::new(1))
@@ -620,20 +633,8 @@ mod tests {
         let mut head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
         head.resize(MAX_HEAD_BYTES + 100, b'a');
         client.write_all(&head).await.expect("send");
-        let mut passed = Vec::new();
-        let mut chunk = [0_u8; 4096];
-        loop {
-            let n = guarded.read(&mut chunk).await.expect("read");
-            if n == 0 {
-                break;
-            }
-            passed.extend_from_slice(&chunk[..n]);
-        }
-        assert!(
-            passed.len() <= MAX_HEAD_BYTES,
-            "{} bytes passed on",
-            passed.len()
-        );
+        let passed = read_to_eof(&mut guarded).await;
+        assert!(passed <= MAX_HEAD_BYTES, "{passed} bytes passed on");
         let mut answer = vec![0_u8; 1024];
         let n = client.read(&mut answer).await.expect("the answer");
         let (head, body) = split(&answer[..n]);
@@ -698,15 +699,7 @@ mod tests {
         let mut bytes = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nX-Pad: ".to_vec();
         bytes.resize(MAX_HEAD_BYTES + 2048, b'a');
         client.write_all(&bytes).await.expect("send");
-        let mut passed = 0;
-        let mut chunk = [0_u8; 4096];
-        loop {
-            let n = guarded.read(&mut chunk).await.expect("read");
-            if n == 0 {
-                break;
-            }
-            passed += n;
-        }
+        let passed = read_to_eof(&mut guarded).await;
         assert!(passed <= MAX_HEAD_BYTES + 64, "{passed} bytes passed on");
         let mut answer = vec![0_u8; 1024];
         let n = client.read(&mut answer).await.expect("the answer");
