@@ -18,6 +18,7 @@ use pnode_api::{
     },
     collector::CycleReport,
     db::Database,
+    domain::network::Network,
     observe::memory::{self, MemoryProbe},
 };
 use pnode_tools::{bench, demo, generate, soak};
@@ -129,9 +130,14 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
     };
     if once {
         let (_stop, stopped) = watch::channel(false);
-        match collecting.collector().run_cycle(&stopped).await? {
-            Some(report) => print_report(&report),
-            None => println!("another replica holds the collector lock: nothing collected"),
+        for collector in collecting.collectors() {
+            let network = collector.network().clone();
+            match collector.run_cycle(&stopped).await? {
+                Some(report) => print_report(&network, &report),
+                None => println!(
+                    "{network}: another replica holds the network's collector lock: nothing collected"
+                ),
+            }
         }
     } else {
         let signal = shutdown::listen()?;
@@ -150,10 +156,10 @@ async fn collect(settings: &Settings, once: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_report(report: &CycleReport) {
+fn print_report(network: &Network, report: &CycleReport) {
     let t = &report.totals;
     println!(
-        "run {}: {} nodes observed, get-stats {} attempted ({} ok, {} failed), {} in backoff, {} pods skipped",
+        "{network} run {}: {} nodes observed, get-stats {} attempted ({} ok, {} failed), {} in backoff, {} pods skipped",
         report.run_id, t.observed, t.attempted, t.success, t.failed, t.backoff, report.skipped
     );
     for seed in &report.seeds {
@@ -186,7 +192,11 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<(
     let db = Database::connect(&settings.database).await?;
     let conn = db.conn();
     match action {
-        MigrateAction::Up => Migrator::up(conn, None).await?,
+        MigrateAction::Up => {
+            let network = settings.database.default_network.as_ref();
+            let up = Migrator::up(conn, None);
+            migration::with_default_network(network.map(ToString::to_string), up).await?;
+        }
         MigrateAction::Down { steps } => Migrator::down(conn, Some(steps)).await?,
         MigrateAction::Fresh => Migrator::fresh(conn).await?,
         MigrateAction::Status => {

@@ -9,6 +9,8 @@ pub struct Model {
     /// Grows with every event: the `id` of server-sent events and what `Last-Event-ID` names.
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// The network whose cycle, node or credits it is about.
+    pub network: String,
     /// `cycle`, `node.appeared`, ... (the API's `events::Kind`).
     pub kind: String,
     pub at: DateTimeUtc,

@@ -7,6 +7,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// The network whose seeds the run asked.
+    pub network: String,
     pub started_at: DateTimeUtc,
     /// Null while the cycle is running.
     pub finished_at: Option<DateTimeUtc>,

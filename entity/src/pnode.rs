@@ -7,7 +7,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    #[sea_orm(unique)]
+    /// The network it gossips on: a node is (network, pubkey), unique together.
+    pub network: String,
     pub pubkey: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
@@ -29,6 +30,9 @@ pub struct Model {
     pub gossip_storage_committed: Option<i64>,
     pub gossip_storage_used: Option<i64>,
     pub gossip_address: Option<String>,
+    /// The `last_seen_timestamp` of the report the `gossip_*` copies come from: within a cycle,
+    /// only a fresher report replaces them (ties keep the seed listed first).
+    pub gossip_last_seen: Option<i64>,
     /// When the node's newest stats sample was taken, and the uptime it reported (copies
     /// written with that sample, cleared when retention deletes it).
     pub stats_sampled_at: Option<DateTimeUtc>,

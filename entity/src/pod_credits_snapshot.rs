@@ -8,6 +8,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// The network whose credits source it came from.
+    pub network: String,
     pub pod_pubkey: String,
     pub credits: i64,
     pub observed_at: DateTimeUtc,

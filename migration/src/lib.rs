@@ -12,6 +12,7 @@ mod m20261128_000006_add_node_newest_figures;
 mod m20261128_000007_add_node_scores;
 mod m20261128_000008_create_events;
 mod m20261203_000009_strip_url_credentials;
+mod m20261203_000010_add_networks;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -30,8 +31,26 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_add_node_scores::Migration),
             Box::new(m20261128_000008_create_events::Migration),
             Box::new(m20261203_000009_strip_url_credentials::Migration),
+            Box::new(m20261203_000010_add_networks::Migration),
         ]
     }
+}
+
+tokio::task_local! {
+    /// The network the operator says rows from before networks belong to.
+    static DEFAULT_NETWORK: Option<String>;
+}
+
+/// Runs `migrating` (e.g. `Migrator::up`) with rows stored before networks put on `network` (the
+/// operator's `PNODE_DEFAULT_NETWORK`, when set). Without it, a database that already holds
+/// nodes is not migrated to networks: the network cannot be guessed.
+pub async fn with_default_network<F: Future>(network: Option<String>, migrating: F) -> F::Output {
+    DEFAULT_NETWORK.scope(network, migrating).await
+}
+
+/// The network of [`with_default_network`], if one was given.
+fn default_network() -> Option<String> {
+    DEFAULT_NETWORK.try_with(Clone::clone).ok().flatten()
 }
 
 /// Builds a `CREATE INDEX` for `table` over `columns`, named so that names stay unique per database.

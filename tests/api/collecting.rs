@@ -3,8 +3,12 @@
 use std::{sync::Arc, time::Duration};
 
 use pnode_api::{
-    collector::{Clock, Collector, CycleReport, settings::CollectorSettings},
+    collector::{
+        Clock, Collector, CycleReport,
+        settings::{CollectorSettings, sources},
+    },
     db::{Database, settings::DatabaseSettings},
+    domain::network::Network,
     history::status::{self, IngestionStatus},
     net::http::Outbound,
 };
@@ -84,9 +88,14 @@ impl Rig {
     /// What `/api/ingestion-status` reports for all seeds now.
     pub async fn status(&self) -> IngestionStatus {
         let stale_before = chrono::Utc::now() - chrono::Duration::hours(1);
-        status::status(&self.conn, None, stale_before)
-            .await
-            .expect("the status")
+        status::status(
+            &self.conn,
+            None,
+            &[Network::default_network()],
+            stale_before,
+        )
+        .await
+        .expect("the status")
     }
 
     /// A minute passes: the collector's clock moves ahead by 60 s and the simulated network
@@ -116,14 +125,19 @@ pub async fn connect(url: &str) -> Database {
     .expect("connect")
 }
 
+/// The collector of the sim's seeds, all on the default network (with the credits source of
+/// `fast_settings`, if any).
 pub fn collector_for(sim: &SimNetwork, pool: &Database, url: &str) -> Collector {
     let seeds = sim
         .seed_urls()
         .join(",")
         .parse()
         .expect("the sim's seeds are valid");
+    let settings = fast_settings();
+    let mut networks =
+        sources(&seeds, &settings.credits_url, &Network::default_network()).expect("one network");
     let outbound = Outbound::web_roots().expect("TLS");
-    Collector::new(pool.clone(), &seeds, fast_settings(), &outbound, url).expect("collector")
+    Collector::new(pool.clone(), networks.remove(0), settings, &outbound, url).expect("collector")
 }
 
 pub async fn scalar(conn: &DatabaseConnection, sql: &str) -> i64 {

@@ -71,7 +71,10 @@ async fn ingestion_status_reports_the_newest_run_globally_and_per_seed(backend: 
     assert_eq!(
         empty,
         json!({"lastRunStartedAt": null, "lastRunFinishedAt": null, "attempted": 0, "success": 0,
-               "backoff": 0, "failed": 0, "observed": 0, "isRunning": false})
+               "backoff": 0, "failed": 0, "observed": 0, "isRunning": false,
+               "networks": [{"network": "mainnet", "lastRunStartedAt": null,
+                   "lastRunFinishedAt": null, "attempted": 0, "success": 0, "backoff": 0,
+                   "failed": 0, "observed": 0, "isRunning": false}]})
     );
 
     let report = collector

@@ -38,8 +38,8 @@ enum Kind {
 }
 
 /// Every field of `GlobalPnode`, its kind and whether it may be null: the contract's, then the
-/// health score this API adds (extra keys, which the dashboards ignore).
-const NODE_FIELDS: [(&str, Kind, bool); 21] = [
+/// health score and the network this API adds (extra keys, which the dashboards ignore).
+const NODE_FIELDS: [(&str, Kind, bool); 22] = [
     ("id", Kind::Integer, false),
     ("pubkey", Kind::Text, false),
     ("reachable", Kind::Boolean, false),
@@ -61,6 +61,7 @@ const NODE_FIELDS: [(&str, Kind, bool); 21] = [
     ("storageUsagePercent", Kind::Number, true),
     ("score", Kind::Number, true),
     ("scoreParts", Kind::ScoreParts, true),
+    ("network", Kind::Text, false),
 ];
 
 /// Every field of `scoreParts`.
@@ -155,7 +156,12 @@ fn check_seeds(body: &Value) -> Vec<String> {
                 .keys()
                 .map(String::as_str)
                 .collect();
-            assert_eq!(keys, BTreeSet::from(["id", "name", "baseUrl"]), "{seed}");
+            // The contract's keys, and the network this API adds.
+            assert_eq!(
+                keys,
+                BTreeSet::from(["id", "name", "baseUrl", "network"]),
+                "{seed}"
+            );
             assert_eq!(seed["id"], seed["baseUrl"], "{seed}");
             assert!(seed["name"].as_str().is_some_and(|n| !n.is_empty()));
             seed["baseUrl"].as_str().expect("baseUrl").to_owned()

@@ -1,4 +1,4 @@
-//! `pnode-api demo` starts, collects its simulated network and serves it.
+//! `pnode-api demo` starts, collects its two simulated networks and serves them.
 
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,10 @@ async fn the_demo_collects_a_simulated_network_and_serves_it() {
             .json()
             .await
             .expect("json");
-        if status["lastRunFinishedAt"].is_string() {
+        let both = status["networks"].as_array().is_some_and(|networks| {
+            networks.len() == 2 && networks.iter().all(|n| n["lastRunFinishedAt"].is_string())
+        });
+        if both {
             let view: serde_json::Value = client
                 .get(format!("http://{addr}/api/pnodes"))
                 .send()
@@ -41,7 +44,22 @@ async fn the_demo_collects_a_simulated_network_and_serves_it() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
 
-    assert_eq!(nodes.len(), 300, "every simulated pod is in the view");
+    let on = |network: &str| nodes.iter().filter(|n| n["network"] == network).count();
+    assert_eq!(
+        on("mainnet"),
+        300,
+        "every simulated mainnet pod is in the view"
+    );
+    // Two seeds see part of the devnet each.
+    assert!((60..=120).contains(&on("devnet")), "{}", on("devnet"));
+    let mut pubkeys: Vec<&str> = nodes.iter().filter_map(|n| n["pubkey"].as_str()).collect();
+    let listed = pubkeys.len();
+    pubkeys.sort_unstable();
+    pubkeys.dedup();
+    assert!(
+        listed > pubkeys.len(),
+        "a shared pubkey is a node on each network"
+    );
     assert!(
         nodes
             .iter()

@@ -212,7 +212,9 @@ async fn write_events(rig: &Rig, count: usize) {
         .collect();
     let now = chrono::Utc::now();
     let txn = rig.conn.begin().await.expect("begin");
-    events::record(&txn, changes, now).await.expect("record");
+    events::record(&txn, "mainnet", changes, now)
+        .await
+        .expect("record");
     version::bump(&txn, now).await.expect("bump");
     txn.commit().await.expect("commit");
 }

@@ -23,7 +23,7 @@ on_both_backends!(
 );
 
 /// The documented columns of `/api/pnodes` as CSV (README), and where each is in the JSON.
-const PNODE_COLUMNS: [(&str, &str); 35] = [
+const PNODE_COLUMNS: [(&str, &str); 36] = [
     ("id", "/id"),
     ("pubkey", "/pubkey"),
     ("reachable", "/reachable"),
@@ -59,6 +59,7 @@ const PNODE_COLUMNS: [(&str, &str); 35] = [
     ("scoreUptime", "/scoreParts/uptime"),
     ("scoreSeedVisibility", "/scoreParts/seedVisibility"),
     ("scoredAt", "/scoreParts/scoredAt"),
+    ("network", "/network"),
 ];
 
 /// A CSV body read by the `csv` crate: its header and rows.

@@ -22,6 +22,7 @@ pub fn ago(now: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
 
 pub fn node(pubkey: &str, now: DateTime<Utc>) -> pnode::ActiveModel {
     pnode::ActiveModel {
+        network: Set("mainnet".to_owned()),
         pubkey: Set(pubkey.to_owned()),
         created_at: Set(now),
         updated_at: Set(now),

@@ -29,6 +29,7 @@ mod logging;
 mod memory;
 mod metrics;
 mod migrations;
+mod networks;
 mod openapi;
 mod pnodes_contract;
 mod pnodes_cost;

@@ -9,6 +9,7 @@ on_both_backends!(
     counters_keep_64_bits_and_a_node_takes_its_history_with_it,
     a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_arrive,
     stored_urls_lose_their_user_info,
+    nodes_from_before_networks_go_to_the_network_the_operator_names,
 );
 
 const TABLES: [&str; 9] = [
@@ -23,7 +24,13 @@ const TABLES: [&str; 9] = [
     "ingestion_run_seed_stats",
 ];
 
-const INDEXES: [(&str, &str); 13] = [
+const INDEXES: [(&str, &str); 16] = [
+    ("pnodes", "idx_pnodes_network_pubkey"),
+    ("ingestion_runs", "idx_ingestion_runs_network_started"),
+    (
+        "pod_credits_snapshots",
+        "idx_pod_credits_snapshots_network_pubkey_observed",
+    ),
     ("events", "idx_events_at"),
     ("pnodes", "idx_pnodes_score"),
     (
@@ -249,7 +256,9 @@ async fn a_nodes_newest_figures_are_filled_from_its_history_when_their_columns_a
         .expect("a sample");
     }
 
-    Migrator::up(&conn, None).await.expect("up");
+    migration::with_default_network(Some("mainnet".into()), Migrator::up(&conn, None))
+        .await
+        .expect("up");
 
     let node = pnode::Entity::find_by_id(1)
         .one(&conn)
@@ -377,7 +386,10 @@ async fn stored_urls_lose_their_user_info(backend: Backend) {
     .await
     .expect("a snapshot");
 
-    Migrator::up(&conn, None).await.expect("up");
+    // The rest of the migrations too (the entities read back know every column).
+    migration::with_default_network(Some("mainnet".into()), Migrator::up(&conn, None))
+        .await
+        .expect("up");
 
     let sightings = sighting::Entity::find()
         .order_by_asc(sighting::Column::PnodeId)
@@ -426,9 +438,12 @@ async fn stored_urls_lose_their_user_info(backend: Backend) {
         "https://podcredits.example/api/pods-credits"
     );
 
-    // Down keeps the URLs as they are now; up again is a no-op.
-    Migrator::down(&conn, Some(1)).await.expect("down");
-    Migrator::up(&conn, None).await.expect("up again");
+    // Down (past networks, then past the credentials) keeps the URLs as they are now; up again
+    // is a no-op for them.
+    Migrator::down(&conn, Some(2)).await.expect("down");
+    migration::with_default_network(Some("mainnet".into()), Migrator::up(&conn, None))
+        .await
+        .expect("up again");
     assert_eq!(
         sighting::Entity::find()
             .all(&conn)
@@ -437,4 +452,177 @@ async fn stored_urls_lose_their_user_info(backend: Backend) {
             .len(),
         2
     );
+}
+
+/// Migration 10 puts every row stored before networks on the network the operator names (and
+/// refuses to guess when it holds nodes and none is named); the same pubkey may then be a node on
+/// two networks, and a node keeps its id and its history (SQLite rebuilds `pnodes`). `down`
+/// refuses while a pubkey is on two networks, and then makes pubkeys unique again.
+async fn nodes_from_before_networks_go_to_the_network_the_operator_names(backend: Backend) {
+    use entity::{
+        event, ingestion_run as run, pnode, pnode_gossip_observation as observation,
+        pnode_stats_sample as sample, pod_credits_snapshot as snapshot,
+    };
+    use sea_orm::{EntityTrait, PaginatorTrait, Set};
+
+    let db = TestDb::create(&backend).await;
+    let conn = db.connect().await;
+    Migrator::up(&conn, Some(9)).await.expect("up to the ninth");
+    let now = chrono::DateTime::from_timestamp(1_765_057_753, 0).expect("a time");
+    let key = "7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR";
+    let node = |id: i64, network: Option<&str>| pnode::ActiveModel {
+        id: Set(id),
+        network: network.map_or(sea_orm::ActiveValue::NotSet, |n| Set(n.to_owned())),
+        pubkey: Set(key.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        reachable: Set(true),
+        failure_count: Set(0),
+        ..Default::default()
+    };
+    pnode::Entity::insert(node(1, None))
+        .exec_without_returning(&conn)
+        .await
+        .expect("a node");
+    observation::Entity::insert(observation::ActiveModel {
+        pnode_id: Set(1),
+        seed_base_url: Set("http://127.0.0.1:6000".into()),
+        address: Set("127.0.0.1:9001".into()),
+        observed_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&conn)
+    .await
+    .expect("an observation");
+    sample::Entity::insert(sample::ActiveModel {
+        pnode_id: Set(1),
+        sampled_at: Set(now),
+        uptime_seconds: Set(Some(5)),
+        ..Default::default()
+    })
+    .exec_without_returning(&conn)
+    .await
+    .expect("a sample");
+    run::Entity::insert(run::ActiveModel {
+        started_at: Set(now),
+        finished_at: Set(Some(now)),
+        attempted: Set(0),
+        success: Set(0),
+        backoff: Set(0),
+        failed: Set(0),
+        observed: Set(1),
+        ..Default::default()
+    })
+    .exec_without_returning(&conn)
+    .await
+    .expect("a run");
+    snapshot::Entity::insert(snapshot::ActiveModel {
+        pod_pubkey: Set(key.into()),
+        credits: Set(5),
+        source_url: Set("http://127.0.0.1:8000/api/pods-credits".into()),
+        observed_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&conn)
+    .await
+    .expect("a snapshot");
+    event::Entity::insert(event::ActiveModel {
+        kind: Set("cycle".into()),
+        at: Set(now),
+        payload: Set("{}".into()),
+        ..Default::default()
+    })
+    .exec_without_returning(&conn)
+    .await
+    .expect("an event");
+
+    let refused = Migrator::up(&conn, None)
+        .await
+        .expect_err("no network named");
+    assert!(
+        refused.to_string().contains("PNODE_DEFAULT_NETWORK"),
+        "{refused}"
+    );
+    assert_eq!(
+        Migrator::get_pending_migrations(&conn)
+            .await
+            .expect("status")
+            .len(),
+        1,
+        "nothing of it was applied"
+    );
+
+    migration::with_default_network(Some("devnet".into()), Migrator::up(&conn, None))
+        .await
+        .expect("up, on devnet");
+    let migrated = pnode::Entity::find_by_id(1)
+        .one(&conn)
+        .await
+        .expect("query")
+        .expect("the node keeps its id");
+    assert_eq!(
+        (migrated.network.as_str(), migrated.pubkey.as_str()),
+        ("devnet", key)
+    );
+    let history = (
+        observation::Entity::find()
+            .count(&conn)
+            .await
+            .expect("count"),
+        sample::Entity::find().count(&conn).await.expect("count"),
+    );
+    assert_eq!(history, (1, 1), "the node's history stays with it");
+    let runs = run::Entity::find().all(&conn).await.expect("runs");
+    let snapshots = snapshot::Entity::find()
+        .all(&conn)
+        .await
+        .expect("snapshots");
+    let events = event::Entity::find().all(&conn).await.expect("events");
+    assert!(runs.iter().all(|row| row.network == "devnet"), "{runs:?}");
+    assert!(
+        snapshots.iter().all(|row| row.network == "devnet"),
+        "{snapshots:?}"
+    );
+    assert!(
+        events.iter().all(|row| row.network == "devnet"),
+        "{events:?}"
+    );
+
+    pnode::Entity::insert(node(2, Some("mainnet")))
+        .exec_without_returning(&conn)
+        .await
+        .expect("the same pubkey on another network is another node");
+    pnode::Entity::insert(node(3, Some("devnet")))
+        .exec_without_returning(&conn)
+        .await
+        .expect_err("one node per (network, pubkey)");
+
+    let refused = Migrator::down(&conn, Some(1)).await.expect_err("shared");
+    assert!(refused.to_string().contains("two networks"), "{refused}");
+    pnode::Entity::delete_by_id(2)
+        .exec(&conn)
+        .await
+        .expect("delete the mainnet node");
+    Migrator::down(&conn, Some(1)).await.expect("down");
+    let raw =
+        |sql: &str| sea_orm::Statement::from_string(conn.get_database_backend(), sql.to_owned());
+    use sea_orm::ConnectionTrait as _;
+    conn.execute_raw(raw(&format!(
+        "INSERT INTO pnodes (id, pubkey, created_at, updated_at, reachable, failure_count) \
+         VALUES (4, '{key}', '2025-12-06 21:49:13+00', '2025-12-06 21:49:13+00', false, 0)"
+    )))
+    .await
+    .expect_err("pubkeys are unique again");
+    assert_eq!(
+        observation::Entity::find()
+            .count(&conn)
+            .await
+            .expect("count"),
+        1,
+        "going down keeps the history too"
+    );
+    migration::with_default_network(Some("devnet".into()), Migrator::up(&conn, None))
+        .await
+        .expect("up again");
+    conn.close().await.expect("close");
 }

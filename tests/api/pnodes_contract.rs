@@ -121,8 +121,8 @@ async fn a_node_shows_every_contract_field_from_its_newest_rows(backend: Backend
         body,
         json!({
             "seeds": [
-                {"id": SEED_A, "name": "Seed 1 (127.0.0.1:6000)", "baseUrl": SEED_A},
-                {"id": SEED_B, "name": "main", "baseUrl": SEED_B},
+                {"id": SEED_A, "name": "Seed 1 (127.0.0.1:6000)", "baseUrl": SEED_A, "network": "mainnet"},
+                {"id": SEED_B, "name": "main", "baseUrl": SEED_B, "network": "mainnet"},
             ],
             "globalPnodes": [{
                 "id": a.id,
@@ -155,6 +155,7 @@ async fn a_node_shows_every_contract_field_from_its_newest_rows(backend: Backend
                 "storageCommitted": 183_000_000_000_i64,
                 "storageUsed": 94_633,
                 "storageUsagePercent": 0.0517,
+                "network": "mainnet",
             }],
         })
     );
@@ -221,6 +222,7 @@ async fn a_node_with_nothing_observed_has_nulls_not_missing_keys(backend: Backen
             "storageUsagePercent": null,
             "score": null,
             "scoreParts": null,
+            "network": "mainnet",
         }])
     );
 }

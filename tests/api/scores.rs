@@ -81,7 +81,7 @@ async fn a_node(conn: &DatabaseConnection, now: DateTime<Utc>, row: Row) -> i64 
 /// Scores as the collector does when it closes a cycle at `now`.
 async fn score_at(conn: &DatabaseConnection, now: DateTime<Utc>) {
     let txn = conn.begin().await.expect("begin");
-    score::refresh(&txn, now).await.expect("score");
+    score::refresh(&txn, "mainnet", now).await.expect("score");
     version::bump_cycle_finished(&txn, now).await.expect("bump");
     txn.commit().await.expect("commit");
 }

@@ -157,6 +157,7 @@ async fn a_replica_never_serves_an_answer_older_than_the_database(backend: Backe
     let stored = credits::refresh(
         &rig.conn,
         &client,
+        "mainnet",
         &rig.sim.credits_url(),
         &CreditsPolicy::default(),
         chrono::Utc::now(),

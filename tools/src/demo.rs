@@ -1,5 +1,5 @@
-//! `pnode-api demo`: the whole service against a simulated network on loopback, in one command.
-//! Nothing outside 127.0.0.1 is contacted.
+//! `pnode-api demo`: the whole service against two simulated networks on loopback (a mainnet and
+//! a devnet that share some pubkeys), in one command. Nothing outside 127.0.0.1 is contacted.
 
 use std::time::Duration;
 
@@ -24,6 +24,26 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         // Every 2 minutes (24 ticks of 5 s) each pod changes version, every 6 it moves: a few
         // changes a minute over 300 pods, for the nodes' history to show.
         churn_every: 24,
+        shared_pubkeys: Vec::new(),
+    })
+    .await?;
+    // A devnet of 120 pods behind 2 seeds, 20 of them under pubkeys that are on mainnet too.
+    let shared: Vec<String> = sim
+        .pods()
+        .into_iter()
+        .take(20)
+        .map(|pod| pod.pubkey)
+        .collect();
+    let devnet = SimNetwork::start(SimConfig {
+        seeds: 2,
+        pods: 120,
+        public_every: 4,
+        random_seed: 8,
+        duplicate_pubkeys: 1,
+        missing_pubkeys: 0,
+        invalid_pubkeys: 0,
+        churn_every: 36,
+        shared_pubkeys: shared,
     })
     .await?;
     // A little of what the real network does: a seed that only knows the legacy method, and
@@ -33,18 +53,34 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     sim.set_pod_fault(10, PodFault::Garbage);
     sim.set_pod_fault(15, PodFault::Silent);
 
-    settings.seeds = sim.seed_urls().join(",").parse()?;
+    let seeds = sim
+        .seed_urls()
+        .iter()
+        .map(|url| format!("mainnet:{url}"))
+        .chain(devnet.seed_urls().iter().map(|url| format!("devnet:{url}")))
+        .collect::<Vec<_>>();
+    settings.seeds = seeds.join(",").parse()?;
     settings.collector.interval = TICK_EVERY;
     // The simulated pods listen on loopback, which the default (`public`) never calls.
     settings.collector.stats_targets = "127.0.0.0/8".parse().map_err(anyhow::Error::msg)?;
-    settings.collector.credits_url = sim.credits_url().into();
+    settings.collector.credits_url = format!(
+        "mainnet:{},devnet:{}",
+        sim.credits_url(),
+        devnet.credits_url()
+    )
+    .into();
     settings.collector.credits_interval = Duration::from_secs(30);
     settings.run_collector = true;
 
     let app = Application::build(&settings).await?;
     let base = format!("http://{}:{}", settings.bind.ip(), app.port());
-    println!("pnode-api demo: a simulated network of 300 pods behind 3 seeds, collected every 5 s");
+    println!(
+        "pnode-api demo: a simulated mainnet of 300 pods behind 3 seeds and a devnet of 120 pods \
+         behind 2 (20 pubkeys on both), collected every 5 s"
+    );
     println!("  the global view:   {base}/api/pnodes");
+    println!("  one network:       {base}/api/pnodes?network=devnet");
+    println!("  the networks:      {base}/api/networks");
     println!("  one page of it:    {base}/api/pnodes?limit=20&sort=version&order=desc");
     println!("  collector status:  {base}/api/ingestion-status");
     println!("  API docs:          {base}/docs");
@@ -65,9 +101,11 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
                 let whole = Duration::from_secs(elapsed.as_secs());
                 last += whole;
                 sim.tick_by(whole);
+                devnet.tick_by(whole);
             }
         }
     };
     sim.stop().await;
+    devnet.stop().await;
     result
 }

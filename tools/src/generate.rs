@@ -17,6 +17,9 @@ use pnode_api::{
     db::{ROWS_PER_STATEMENT, version},
 };
 
+/// The network every generated node, run and credits snapshot is on (the default one).
+const NETWORK: &str = pnode_api::domain::network::Network::DEFAULT_NAME;
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct Spec {
@@ -117,6 +120,7 @@ where
         .map(|minute| {
             let started_at = now - Duration::seconds(SEEN_EVERY * (depth - minute));
             run::ActiveModel {
+                network: Set(NETWORK.to_owned()),
                 started_at: Set(started_at),
                 finished_at: Set(Some(started_at + Duration::seconds(30))),
                 attempted: Set(nodes / 4),
@@ -133,7 +137,7 @@ where
     let txn = db.begin().await?;
     let written = insert(&txn, runs).await?;
     // As the collector does when it closes a cycle.
-    score::refresh(&txn, now).await?;
+    score::refresh(&txn, NETWORK, now).await?;
     version::bump(&txn, now).await?;
     txn.commit().await?;
     Ok(written)
@@ -203,6 +207,7 @@ impl Rows {
 
         self.nodes.push(pnode::ActiveModel {
             id: Set(id),
+            network: Set(NETWORK.to_owned()),
             pubkey: Set(pubkey.clone()),
             created_at: Set(first_seen),
             updated_at: Set(now),
@@ -300,6 +305,7 @@ impl Rows {
             (Duration::hours(1), credits_now),
         ] {
             self.credits.push(credits::ActiveModel {
+                network: Set(NETWORK.to_owned()),
                 pod_pubkey: Set(pubkey.clone()),
                 credits: Set(value),
                 observed_at: Set(now - age),

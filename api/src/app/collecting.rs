@@ -1,6 +1,6 @@
-//! The collector as a process runs it, wired in one place for `serve` and `collect`: the
-//! collector over the database, the webhooks its events go to, their metrics, and how the two
-//! stop.
+//! The collectors as a process runs them, wired in one place for `serve` and `collect`: one
+//! collector per network over the database (each cycles on its own), the webhooks their events go
+//! to, their metrics, and how they stop.
 
 use std::{sync::Arc, time::Duration};
 
@@ -8,7 +8,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     app::config::Settings,
-    collector::Collector,
+    collector::{Collector, settings::sources},
     db::{Database, health::WriteHealth},
     net::http::Outbound,
     observe::metrics::Metrics,
@@ -23,31 +23,49 @@ pub enum Deliveries {
     Skip,
 }
 
-/// The collector and its webhooks, not yet running.
+/// The collectors (one per network, in the order of `PNODE_SEEDS`) and their webhooks, not yet
+/// running.
 #[derive(Debug)]
 pub struct Collecting {
-    collector: Collector,
+    collectors: Vec<Collector>,
     webhooks: Option<(JoinHandle<()>, WebhookMetrics)>,
 }
 
 impl Collecting {
-    /// The collector of `settings` over `db`; `None` when no seed is configured.
+    /// The collectors of `settings` over `db`; `None` when no seed is configured.
     pub fn wire(
         settings: &Settings,
         db: &Database,
         deliveries: Deliveries,
     ) -> anyhow::Result<Option<Self>> {
-        if settings.seeds.as_slice().is_empty() {
+        let seeds = settings
+            .seeds
+            .clone()
+            .with_default_network(&settings.database.default_network());
+        let networks = sources(
+            &seeds,
+            &settings.collector.credits_url,
+            &settings.database.default_network(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        if networks.is_empty() {
             return Ok(None);
         }
         let outbound = Outbound::from_settings(&settings.outbound)?;
-        let mut collector = Collector::new(
-            db.clone(),
-            &settings.seeds,
-            settings.collector.clone(),
-            &outbound,
-            settings.database.url(),
-        )?;
+        let mut collectors: Vec<Collector> = Vec::with_capacity(networks.len());
+        for network in networks {
+            let collector = Collector::new(
+                db.clone(),
+                network,
+                settings.collector.clone(),
+                &outbound,
+                settings.database.url(),
+            )?;
+            collectors.push(match collectors.first() {
+                Some(first) => collector.sharing_with(first),
+                None => collector,
+            });
+        }
         let webhooks = match deliveries {
             Deliveries::Send => webhooks::start(&settings.webhooks, &outbound)?,
             Deliveries::Skip => {
@@ -60,64 +78,78 @@ impl Collecting {
             }
         };
         let webhooks = webhooks.map(|(sender, task, metrics)| {
-            collector.send_events_to(sender);
+            for collector in &mut collectors {
+                collector.send_events_to(sender.clone());
+            }
             (task, metrics)
         });
         Ok(Some(Self {
-            collector,
+            collectors,
             webhooks,
         }))
     }
 
-    /// Registers the collector's metrics and the webhooks'.
+    /// Registers the collectors' metrics (which they share) and the webhooks'.
     pub fn register(&self, metrics: &mut Metrics) {
         metrics.register_prefixed("pnode_collector", |registry| {
-            self.collector.metrics().register(registry);
+            if let Some(collector) = self.collectors.first() {
+                collector.metrics().register(registry);
+            }
         });
         if let Some((_, counters)) = &self.webhooks {
             metrics.register_prefixed("pnode_webhook", |registry| counters.register(registry));
         }
     }
 
-    /// Whether the collector's writes go through (readiness reads it).
+    /// Whether the collectors' writes go through (readiness reads it; they share it).
     pub fn write_health(&self) -> Arc<WriteHealth> {
-        self.collector.write_health()
+        match self.collectors.first() {
+            Some(collector) => collector.write_health(),
+            None => Arc::default(),
+        }
     }
 
-    /// The collector itself, to run a single cycle.
-    pub fn collector(&mut self) -> &mut Collector {
-        &mut self.collector
+    /// The collectors themselves, one per network, to run single cycles.
+    pub fn collectors(&mut self) -> &mut [Collector] {
+        &mut self.collectors
     }
 
-    /// Runs the collector (and its webhooks) until [`Running::stop`].
+    /// Runs the collectors (and their webhooks) until [`Running::stop`].
     pub fn spawn(self) -> Running {
         let (stop, stopped) = watch::channel(false);
         Running {
             stop,
-            task: tokio::spawn(self.collector.run(stopped)),
+            tasks: self
+                .collectors
+                .into_iter()
+                .map(|collector| tokio::spawn(collector.run(stopped.clone())))
+                .collect(),
             webhooks: self.webhooks.map(|(task, _)| task),
         }
     }
 }
 
-/// A running collector.
+/// Running collectors.
 #[derive(Debug)]
 pub struct Running {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
     webhooks: Option<JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops after the cycle in flight, abandoning it after `timeout`; then stops the webhooks.
+    /// Stops after the cycles in flight, abandoning them after `timeout`; then stops the webhooks.
     pub async fn stop(self, timeout: Duration) {
         let _ = self.stop.send(true);
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(timeout, self.task).await.is_err() {
+        let aborts: Vec<_> = self.tasks.iter().map(JoinHandle::abort_handle).collect();
+        let all = futures_util::future::join_all(self.tasks);
+        if tokio::time::timeout(timeout, all).await.is_err() {
             // Each write of a cycle is a transaction of its own: dropping the cycle mid-way
             // leaves what was written whole, and the rest (its run stays unfinished) unwritten.
-            tracing::warn!("the collection cycle outlived the shutdown timeout; abandoning it");
-            abort.abort();
+            tracing::warn!("a collection cycle outlived the shutdown timeout; abandoning it");
+            for abort in aborts {
+                abort.abort();
+            }
         }
         if let Some(webhooks) = self.webhooks {
             // Stops taking events from the queue (those still queued are not sent); deliveries

@@ -20,8 +20,9 @@ use crate::{
         collecting::{Collecting, Deliveries, Running},
         config::Settings,
     },
-    collector::settings::CollectorSettings,
+    collector::settings::{CollectorSettings, sources},
     db::{Database, settings::DatabaseSettings},
+    domain::{endpoint::split_credentials, network::Network, secret::ExposeSecret, seeds::Seeds},
     observe::{
         allocator,
         memory::{self, MemoryProbe},
@@ -84,7 +85,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let collecting = collecting(settings, &db)?;
         let probe = Arc::new(MemoryProbe::from_settings(&settings.memory)?);
-        let parts = Parts::new(settings, &db, collecting.as_ref(), &probe);
+        let parts = Parts::new(settings, &db, collecting.as_ref(), &probe)?;
         let events = Arc::clone(&parts.state.events);
         let server = http_server(listener, settings, parts)?;
         let memory_monitor = memory::spawn_monitor(probe, &settings.memory);
@@ -194,6 +195,44 @@ struct Parts {
     limiter: web::Data<ClientLimiter>,
 }
 
+/// The networks as the handlers know them.
+struct Networks {
+    /// The configured seeds, each on its network.
+    seeds: Seeds,
+    /// The seeds' networks and the default one, sorted.
+    known: Vec<Network>,
+    /// Each network's credits source, by its URL without user info.
+    credits: Vec<(Network, String)>,
+}
+
+impl Networks {
+    fn of(settings: &Settings) -> anyhow::Result<Self> {
+        let default_network = settings.database.default_network();
+        let seeds = settings
+            .seeds
+            .clone()
+            .with_default_network(&default_network);
+        let mut known = seeds.networks();
+        if !known.contains(&default_network) {
+            known.push(default_network.clone());
+        }
+        known.sort();
+        let credits = sources(&seeds, &settings.collector.credits_url, &default_network)
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .filter_map(|sources| {
+                let url = sources.credits?;
+                Some((sources.network, split_credentials(url.expose_secret()).0))
+            })
+            .collect();
+        Ok(Self {
+            seeds,
+            known,
+            credits,
+        })
+    }
+}
+
 impl Parts {
     /// The handlers' state and every metric registered, the collector's included.
     fn new(
@@ -201,7 +240,8 @@ impl Parts {
         db: &Database,
         collecting: Option<&Collecting>,
         probe: &Arc<MemoryProbe>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        let networks = Networks::of(settings)?;
         let full_views = Arc::new(FullViewGate::new(
             usize::from(settings.http.full_view_concurrency),
             settings.http.full_view_wait,
@@ -237,10 +277,18 @@ impl Parts {
         if let Some(collecting) = collecting {
             collecting.register(&mut metrics);
         }
+        let Networks {
+            seeds,
+            known: networks,
+            credits,
+        } = networks;
         let state = AppState {
+            credits,
             db: db.clone(),
             write_health: collecting.map(Collecting::write_health),
-            seeds: settings.seeds.clone(),
+            answer_flavor: http::flavor(&seeds),
+            seeds,
+            networks,
             cycle_stale_after: cycle_stale_after(&settings.collector),
             memory: Arc::clone(probe),
             cache,
@@ -248,17 +296,16 @@ impl Parts {
             view_metrics,
             events,
             clock_step: kept_for(settings.collector.interval),
-            answer_flavor: http::flavor(&settings.seeds),
             node_history_limit: kept_for(settings.collector.retention.stats),
             network_history_limit: kept_for(settings.collector.retention.runs),
         };
-        Self {
+        Ok(Self {
             state,
             metrics,
             http_metrics,
             outage,
             limiter,
-        }
+        })
     }
 }
 

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{pnode, pnode_gossip_observation as observation, pnode_seed_sighting as sighting};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TransactionSession, TransactionTrait,
-    sea_query::OnConflict,
+    ActiveValue::Set,
+    ConnectionTrait, DbErr, EntityTrait, TransactionSession, TransactionTrait,
+    sea_query::{Condition, Expr, ExprTrait, Func, OnConflict, SimpleExpr},
 };
 
 use crate::{
@@ -68,9 +69,11 @@ fn text_fits(pod: &Pod) -> bool {
             .is_none_or(|version| clean(version, MAX_VERSION_BYTES))
 }
 
-/// Writes what `seed` reported at `now`, all or nothing. Returns the id of each node.
+/// Writes what `seed` (one of `network`'s) reported at `now`, all or nothing. Returns the id of
+/// each node.
 pub(super) async fn record<C>(
     db: &C,
+    network: &str,
     seed: &str,
     pods: &[(String, Pod)],
     now: DateTime<Utc>,
@@ -79,26 +82,26 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = db.begin().await?;
-    let ids = upsert_nodes(&txn, pods, now).await?;
+    let ids = upsert_nodes(&txn, network, pods, now).await?;
     record_sightings(&txn, seed, pods, &ids, now).await?;
     version::bump(&txn, now).await?;
     txn.commit().await?;
     Ok(ids)
 }
 
-/// Inserts the nodes not known yet and puts each node's newest gossip figures on its row.
-/// Returns the id of each.
+/// Inserts the nodes of `network` not known yet and puts each node's newest gossip figures on its
+/// row. Returns the id of each.
 async fn upsert_nodes(
     txn: &impl ConnectionTrait,
+    network: &str,
     pods: &[(String, Pod)],
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, i64>, DbErr> {
     let mut ids = HashMap::with_capacity(pods.len());
     for chunk in pods.chunks(ROWS_PER_STATEMENT) {
-        // The node's newest gossip figures go on its row with the observation they come from:
-        // within a cycle every answer has the same time, and the last one written is the newest
-        // (the view's tie-break too).
+        // The node's gossip figures go on its row from the freshest report (see `fresher`).
         let nodes = chunk.iter().map(|(pubkey, pod)| pnode::ActiveModel {
+            network: Set(network.to_owned()),
             pubkey: Set(pubkey.clone()),
             created_at: Set(now),
             updated_at: Set(now),
@@ -110,28 +113,73 @@ async fn upsert_nodes(
             gossip_storage_committed: Set(storage(pod.storage_committed)),
             gossip_storage_used: Set(storage(pod.storage_used)),
             gossip_address: Set(Some(pod.address.clone())),
+            gossip_last_seen: Set(pod.last_seen_timestamp),
             ..Default::default()
         });
-        // A known pubkey "conflicts" and is updated, so RETURNING gives every node's id.
+        let mut on_conflict = OnConflict::columns([pnode::Column::Network, pnode::Column::Pubkey]);
+        on_conflict.update_column(pnode::Column::UpdatedAt);
+        for column in COPIES {
+            on_conflict.value(column, copied_if_fresher(column));
+        }
+        // A known node "conflicts" and is updated, so RETURNING gives every node's id.
         let upserted = pnode::Entity::insert_many(nodes)
-            .on_conflict(
-                OnConflict::column(pnode::Column::Pubkey)
-                    .update_columns([
-                        pnode::Column::UpdatedAt,
-                        pnode::Column::GossipObservedAt,
-                        pnode::Column::GossipVersion,
-                        pnode::Column::GossipIsPublic,
-                        pnode::Column::GossipStorageCommitted,
-                        pnode::Column::GossipStorageUsed,
-                        pnode::Column::GossipAddress,
-                    ])
-                    .to_owned(),
-            )
+            .on_conflict(on_conflict.to_owned())
             .exec_with_returning(txn)
             .await?;
         ids.extend(upserted.into_iter().map(|node| (node.pubkey, node.id)));
     }
     Ok(ids)
+}
+
+/// The columns of a node's row that copy its freshest gossip report.
+const COPIES: [pnode::Column; 7] = [
+    pnode::Column::GossipObservedAt,
+    pnode::Column::GossipVersion,
+    pnode::Column::GossipIsPublic,
+    pnode::Column::GossipStorageCommitted,
+    pnode::Column::GossipStorageUsed,
+    pnode::Column::GossipAddress,
+    pnode::Column::GossipLastSeen,
+];
+
+/// The new report's `column` where it is fresher than the one the row copies, else the row's
+/// (every expression of an `UPDATE` reads the row as it was, so their order does not matter).
+fn copied_if_fresher(column: pnode::Column) -> SimpleExpr {
+    Expr::case(fresher(), Expr::col((Excluded, column)))
+        .finally(Expr::col((pnode::Entity, column)))
+        .into()
+}
+
+/// Whether the report being written is fresher than the one the row copies: from a later cycle
+/// (its observation time), or from the same cycle with a higher `last_seen_timestamp` (none is
+/// lowest). Seeds' answers are written in their configured order, so on a tie the seed listed
+/// first keeps the row: two seeds that disagree give one value, cycle after cycle. The view's
+/// newest observation follows the same rule (`view::sql`).
+fn fresher() -> Condition {
+    let row = |column: pnode::Column| Expr::col((pnode::Entity, column));
+    let new = |column: pnode::Column| Expr::col((Excluded, column));
+    let seen = |expr: Expr| Func::coalesce([expr, Expr::val(-1_i64)]);
+    Condition::any()
+        .add(row(pnode::Column::GossipObservedAt).is_null())
+        .add(new(pnode::Column::GossipObservedAt).gt(row(pnode::Column::GossipObservedAt)))
+        .add(
+            Condition::all()
+                .add(new(pnode::Column::GossipObservedAt).eq(row(pnode::Column::GossipObservedAt)))
+                .add(
+                    Expr::expr(seen(new(pnode::Column::GossipLastSeen)))
+                        .gt(seen(row(pnode::Column::GossipLastSeen))),
+                ),
+        )
+}
+
+/// `excluded`: the row an upsert would have inserted (both backends name it so).
+#[derive(Debug, Clone, Copy)]
+struct Excluded;
+
+impl sea_orm::sea_query::Iden for Excluded {
+    fn unquoted(&self) -> &str {
+        "excluded"
+    }
 }
 
 /// One observation per node, and the seed mapping kept current.

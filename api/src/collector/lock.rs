@@ -1,28 +1,45 @@
-//! Only one replica collects at a time: on PostgreSQL, whoever holds a session advisory lock on a
-//! dedicated connection. The lock goes with the connection, so when the holder dies another
+//! Only one replica collects a network at a time: on PostgreSQL, whoever holds that network's
+//! session advisory lock on a dedicated connection. The lock goes with the connection, so when the holder dies another
 //! replica takes over at its next try. SQLite serves one process, which always collects.
 
-use crate::domain::secret::{ExposeSecret, SecretString};
+use crate::domain::{
+    network::Network,
+    secret::{ExposeSecret, SecretString},
+};
 use sea_orm::{
     DbBackend,
     sqlx::{self, Connection, PgConnection},
 };
 
-/// The advisory lock key: any constant shared by every replica ("pnodecol" in ASCII).
-const LOCK_KEY: i64 = 0x706e_6f64_6563_6f6c;
+/// The first half of every advisory lock key: any constant shared by every replica ("pnod" in
+/// ASCII); the second is the network's [`network_key`].
+const LOCK_CLASS: i32 = 0x706e_6f64;
+
+/// A network's half of its lock key: FNV-1a of its name (stable across builds and replicas).
+fn network_key(network: &Network) -> i32 {
+    let hash = network
+        .as_str()
+        .bytes()
+        .fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+    i32::from_ne_bytes(hash.to_ne_bytes())
+}
 
 /// Whether this process may collect, re-checked before every cycle.
 #[derive(Debug)]
 pub(super) struct Leadership {
     /// The database URL, password included.
     url: Option<SecretString>,
+    network: Network,
     held: Option<PgConnection>,
 }
 
 impl Leadership {
-    pub(super) fn new(backend: DbBackend, url: &str) -> Self {
+    pub(super) fn new(backend: DbBackend, url: &str, network: &Network) -> Self {
         Self {
             url: (backend == DbBackend::Postgres).then(|| SecretString::from(url)),
+            network: network.clone(),
             held: None,
         }
     }
@@ -40,12 +57,13 @@ impl Leadership {
             self.held = None;
         }
         let mut conn = PgConnection::connect(url.expose_secret()).await?;
-        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(LOCK_CLASS)
+            .bind(network_key(&self.network))
             .fetch_one(&mut conn)
             .await?;
         if taken {
-            tracing::info!("this replica now collects");
+            tracing::info!(network = %self.network, "this replica now collects the network");
             self.held = Some(conn);
         } else {
             conn.close().await?;

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 pub use self::{
     clock::Clock,
     runs::{Counts, SeedReport},
+    settings::Sources,
 };
 use self::{
     credits::{CreditsError, CreditsPolicy},
@@ -43,8 +44,9 @@ use crate::{
     },
     domain::{
         endpoint::{BasicAuth, split_credentials},
+        network::Network,
         secret::ExposeSecret,
-        seeds::{Seed, Seeds},
+        seeds::Seed,
         text,
     },
     net::{
@@ -66,11 +68,13 @@ pub struct CycleReport {
     pub pruned: Pruned,
 }
 
-/// Polls the seeds and the nodes they report.
+/// Polls one network's seeds and the nodes they report (each network has a collector of its own,
+/// so that one whose seeds all fail delays nothing of another).
 #[derive(Debug)]
 pub struct Collector {
     db: Database,
     client: PrpcClient,
+    network: Network,
     seeds: Vec<Seed>,
     /// Each seed's failure, while it lasts: logged once when it starts or changes, not every
     /// cycle (a broken or hostile seed must not flood the log).
@@ -97,26 +101,28 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// A collector of `seeds` into `db`, calling out through `outbound` (fails only when an HTTP
-    /// client cannot be built).
+    /// A collector of one network's `sources` into `db`, calling out through `outbound` (fails
+    /// only when an HTTP client cannot be built).
     pub fn new(
         db: Database,
-        seeds: &Seeds,
+        sources: Sources,
         settings: CollectorSettings,
         outbound: &Outbound,
         database_url: &str,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            leadership: Leadership::new(db.backend(), database_url),
+            leadership: Leadership::new(db.backend(), database_url, &sources.network),
             client: PrpcClient::new(outbound, settings.prpc_timeout),
-            seeds: seeds.as_slice().to_vec(),
+            network: sources.network,
+            seeds: sources.seeds,
             failing: plan::Failures::default(),
             credits_failing: plan::Failures::default(),
             // The source's identity (stored, logged) is its URL without user info; that is sent
             // as HTTP Basic auth.
-            credits: Some(settings.credits_url.expose_secret().trim())
-                .filter(|url| !url.is_empty())
-                .map(split_credentials),
+            credits: sources
+                .credits
+                .as_ref()
+                .map(|url| split_credentials(url.expose_secret())),
             credits_client: outbound
                 .client()
                 .build()
@@ -130,6 +136,19 @@ impl Collector {
             turn: 0,
             abandoned: Vec::new(),
         })
+    }
+
+    /// The same collector counting into `other`'s metrics and reporting its writes' health with
+    /// `other`'s (the collectors of one process share them).
+    pub fn sharing_with(mut self, other: &Self) -> Self {
+        self.metrics = other.metrics.clone();
+        self.health = Arc::clone(&other.health);
+        self
+    }
+
+    /// The network it collects.
+    pub fn network(&self) -> &Network {
+        &self.network
     }
 
     /// Hands the events it records to `webhooks` from now on (never waiting).
@@ -177,6 +196,7 @@ impl Collector {
             }
             match self.run_cycle(&stop).await {
                 Ok(Some(report)) => tracing::info!(
+                    network = %self.network,
                     run = report.run_id,
                     observed = report.totals.observed,
                     success = report.totals.success,
@@ -185,8 +205,10 @@ impl Collector {
                     skipped = report.skipped,
                     "collection cycle finished"
                 ),
-                Ok(None) => tracing::debug!("another replica collects"),
-                Err(err) => tracing::error!(error = format!("{err:#}"), "collection cycle failed"),
+                Ok(None) => tracing::debug!(network = %self.network, "another replica collects"),
+                Err(err) => {
+                    tracing::error!(network = %self.network, error = format!("{err:#}"), "collection cycle failed")
+                }
             }
         }
         self.leadership.release().await;
@@ -212,23 +234,31 @@ impl Collector {
             auth,
             ..CreditsPolicy::default()
         };
-        let refreshed = credits::refresh(
-            self.db.conn(),
-            &self.credits_client,
-            &url,
-            &policy,
-            self.clock.now(),
-        );
+        let refreshed = async {
+            let fetched = credits::fetch_patiently(&self.credits_client, &url, &policy).await?;
+            let _turn = self.db.write_turn().await;
+            let network = self.network.as_str();
+            credits::stored(
+                self.db.conn(),
+                network,
+                &url,
+                fetched,
+                &policy,
+                self.clock.now(),
+            )
+            .await
+        };
         match refreshed.await {
             Ok(report) => {
                 if self.credits_failing.recovered(0) {
-                    tracing::info!(url, "the credits source answers again");
+                    tracing::info!(network = %self.network, url, "the credits source answers again");
                 }
                 self.health.succeeded(Writer::Credits);
                 if let Some(webhooks) = &self.webhooks {
                     webhooks.offer(&report.events);
                 }
                 tracing::info!(
+                    network = %self.network,
                     received = report.received,
                     skipped = report.skipped,
                     snapshots = report.snapshots,
@@ -247,6 +277,7 @@ impl Collector {
                 let error = text::bounded(&err.to_string(), text::MAX_ERROR_BYTES);
                 if self.credits_failing.failed(0, err.kind()) {
                     tracing::warn!(
+                        network = %self.network,
                         kind = err.kind(),
                         error,
                         url,
@@ -308,9 +339,12 @@ impl Collector {
         self.discard_abandoned().await?;
         let started = self.clock.now();
         let deadline = tokio::time::Instant::now() + self.settings.cycle_deadline;
-        let run_id = runs::start(self.db.conn(), started)
-            .await
-            .context("opening the collection run")?;
+        let run_id = {
+            let _turn = self.db.write_turn().await;
+            runs::start(self.db.conn(), self.network.as_str(), started)
+                .await
+                .context("opening the collection run")?
+        };
         let steps = self.steps(run_id, started, deadline, stop).await;
         if steps.is_err() {
             // Its run would otherwise show as running until it goes stale; the write that
@@ -329,6 +363,7 @@ impl Collector {
     /// Deletes the runs of failed cycles (never finished, nothing recorded with them).
     async fn discard_abandoned(&mut self) -> anyhow::Result<()> {
         while let Some(&run_id) = self.abandoned.last() {
+            let _turn = self.db.write_turn().await;
             runs::discard(self.db.conn(), run_id, self.clock.now())
                 .await
                 .context("discarding the run of a failed cycle")?;
@@ -388,11 +423,14 @@ impl Collector {
                     }
                     let selected = gossip::select(answer);
                     gathered.skipped += selected.skipped;
-                    let ids = gossip::record(self.db.conn(), seed, &selected.pods, started)
-                        .await
-                        .with_context(|| {
-                            format!("recording the answer of {seed} (nothing of it was kept)")
-                        })?;
+                    let network = self.network.as_str();
+                    let _turn = self.db.write_turn().await;
+                    let ids =
+                        gossip::record(self.db.conn(), network, seed, &selected.pods, started)
+                            .await
+                            .with_context(|| {
+                                format!("recording the answer of {seed} (nothing of it was kept)")
+                            })?;
                     report.counts.observed = ids.len() as i64;
                     gathered.recorded.push(Recorded {
                         seed: index,
@@ -448,9 +486,11 @@ impl Collector {
         } else {
             stats::poll(&self.client, due, self.settings.stats_concurrency, deadline).await
         };
+        let turn = self.db.write_turn().await;
         stats::record(conn, &polled, started, self.clock.now())
             .await
             .context("recording the cycle's stats")?;
+        drop(turn);
         let answered = polled
             .iter()
             .map(|p| (p.pnode_id, p.stats.is_some()))
@@ -470,8 +510,10 @@ impl Collector {
         let gone_after =
             chrono::Duration::from_std(self.settings.gone_after).unwrap_or(chrono::Duration::MAX);
         let now = self.clock.now();
+        let _turn = self.db.write_turn().await;
         let events = runs::finish(
             self.db.conn(),
+            self.network.as_str(),
             run_id,
             totals,
             public,
@@ -490,6 +532,7 @@ impl Collector {
     /// Deletes history past its retention, in small batches (only the collecting replica prunes,
     /// after its writes).
     async fn prune(&self) -> anyhow::Result<Pruned> {
+        let _turn = self.db.write_turn().await;
         let pruned = retention::prune(
             self.db.conn(),
             &self.settings.retention,

@@ -129,6 +129,7 @@ where
             (pnode::Column::GossipStorageCommitted, Value::BigInt(None)),
             (pnode::Column::GossipStorageUsed, Value::BigInt(None)),
             (pnode::Column::GossipAddress, Value::String(None)),
+            (pnode::Column::GossipLastSeen, Value::BigInt(None)),
         ],
         before(windows.observations),
         now,

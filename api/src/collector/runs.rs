@@ -37,12 +37,13 @@ pub struct SeedReport {
 
 /// Opens the run: its row exists, unfinished, while the cycle works (the ingestion status shows
 /// it running).
-pub(super) async fn start<C>(db: &C, now: DateTime<Utc>) -> Result<i64, DbErr>
+pub(super) async fn start<C>(db: &C, network: &str, now: DateTime<Utc>) -> Result<i64, DbErr>
 where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = db.begin().await?;
     let row = run::ActiveModel {
+        network: Set(network.to_owned()),
         started_at: Set(now),
         finished_at: Set(None),
         attempted: Set(0),
@@ -78,12 +79,15 @@ where
     txn.commit().await
 }
 
-/// Closes the run with its totals, the network's figures (`public` nodes seen; nodes reachable
-/// now, counted here) and per-seed figures, scores every node and records the events of the
-/// close (the nodes that changed since last announced, a node gone when not observed for
-/// `gone_after`; then the cycle), all as of `now`, in one transaction. Returns the events.
+/// Closes the run of `network` with its totals, the network's figures (`public` nodes seen; nodes
+/// reachable now, counted here) and per-seed figures, scores every node of the network and records
+/// the events of the close (the nodes that changed since last announced, a node gone when not
+/// observed for `gone_after`; then the cycle), all as of `now`, in one transaction. Returns the
+/// events.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn finish<C>(
     db: &C,
+    network: &str,
     run_id: i64,
     totals: &Counts,
     public: i64,
@@ -96,6 +100,7 @@ where
 {
     let txn = db.begin().await?;
     let reachable = pnode::Entity::find()
+        .filter(pnode::Column::Network.eq(network))
         .filter(pnode::Column::Reachable.eq(true))
         .count(&txn)
         .await?;
@@ -130,8 +135,8 @@ where
     }
     .update(&txn)
     .await?;
-    score::refresh(&txn, now).await?;
-    let mut changes = events::announce_nodes(&txn, now, gone_after).await?;
+    score::refresh(&txn, network, now).await?;
+    let mut changes = events::announce_nodes(&txn, network, now, gone_after).await?;
     version::bump_cycle_finished(&txn, now).await?;
     let data_version = version::current(&txn).await?.version;
     changes.push(Change::Cycle {
@@ -148,7 +153,7 @@ where
         data_version,
         node_events: changes.len() as i64,
     });
-    let recorded = events::record(&txn, changes, now).await?;
+    let recorded = events::record(&txn, network, changes, now).await?;
     txn.commit().await?;
     Ok(recorded)
 }

@@ -17,12 +17,18 @@ use sea_orm::{
 
 use crate::domain::score::{DAY, VersionCredit, WEIGHTS, version_credit};
 
-/// Computes every node's parts and score as of `now` (a cycle's close), in `db`'s transaction.
-pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<(), DbErr> {
+/// Computes the parts and score of every node of `network` as of `now` (a cycle's close), in
+/// `db`'s transaction: its versions, seeds and cycles are the network's own.
+pub async fn refresh(
+    db: &impl ConnectionTrait,
+    network: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let versions: Vec<(String, i64)> = pnode::Entity::find()
         .select_only()
         .column(pnode::Column::GossipVersion)
         .column_as(Expr::col(pnode::Column::Id).count(), "nodes")
+        .filter(pnode::Column::Network.eq(network))
         .filter(pnode::Column::GossipVersion.is_not_null())
         .group_by(pnode::Column::GossipVersion)
         .into_tuple()
@@ -32,7 +38,7 @@ pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()
     let cycles_of_the_day: i64 = run::Entity::find()
         .select_only()
         .column_as(Expr::col(run::Column::Id).count(), "cycles")
-        .filter(polled(now - DAY))
+        .filter(polled(network, now - DAY))
         .into_tuple()
         .one(db)
         .await?
@@ -43,11 +49,14 @@ pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()
             Expr::col(sighting::Column::SeedBaseUrl).count_distinct(),
             "seeds",
         )
+        .inner_join(pnode::Entity)
+        .filter(pnode::Column::Network.eq(network))
         .into_tuple()
         .one(db)
         .await?
         .unwrap_or(0);
     let figures = Figures {
+        network: network.to_owned(),
         now,
         credit,
         cycles_of_the_day,
@@ -62,6 +71,7 @@ pub async fn refresh(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()
 /// What the updates need besides each node's own rows.
 #[derive(Debug, Clone)]
 struct Figures {
+    network: String,
     now: DateTime<Utc>,
     credit: VersionCredit,
     /// Cycles that polled in the day.
@@ -70,11 +80,12 @@ struct Figures {
     seeds: i64,
 }
 
-/// Cycles that started after `since` and asked nodes for stats (when every seed failed, or the
-/// cycle stopped before polling, it asked none).
-fn polled(since: DateTime<Utc>) -> SimpleExpr {
-    Expr::col((run::Entity, run::Column::StartedAt))
-        .gt(since)
+/// Cycles of `network` that started after `since` and asked nodes for stats (when every seed
+/// failed, or the cycle stopped before polling, it asked none).
+fn polled(network: &str, since: DateTime<Utc>) -> SimpleExpr {
+    Expr::col((run::Entity, run::Column::Network))
+        .eq(network)
+        .and(Expr::col((run::Entity, run::Column::StartedAt)).gt(since))
         .and(Expr::col((run::Entity, run::Column::Attempted)).gt(0))
 }
 
@@ -90,7 +101,12 @@ fn updates(backend: DbBackend, figures: &Figures) -> (UpdateStatement, UpdateSta
         )
         .value(
             pnode::Column::ScoreStatsSuccess,
-            stats_success(backend, since, figures.cycles_of_the_day, polled(since)),
+            stats_success(
+                backend,
+                since,
+                figures.cycles_of_the_day,
+                polled(&figures.network, since),
+            ),
         )
         .value(
             pnode::Column::ScoreVersion,
@@ -101,7 +117,8 @@ fn updates(backend: DbBackend, figures: &Figures) -> (UpdateStatement, UpdateSta
             pnode::Column::ScoreSeeds,
             seed_visibility(backend, figures.seeds),
         )
-        .value(pnode::Column::ScoredAt, figures.now);
+        .value(pnode::Column::ScoredAt, figures.now)
+        .and_where(Expr::col(pnode::Column::Network).eq(figures.network.as_str()));
 
     // The parts as just written (an UPDATE's expressions read the row as it was before it).
     let part = |column: pnode::Column, weight: f64| Expr::col(column).mul(weight);
@@ -114,7 +131,10 @@ fn updates(backend: DbBackend, figures: &Figures) -> (UpdateStatement, UpdateSta
         .add(part(pnode::Column::ScoreUptime, WEIGHTS.uptime))
         .add(part(pnode::Column::ScoreSeeds, WEIGHTS.seed_visibility));
     let mut score = Query::update();
-    score.table(pnode::Entity).value(pnode::Column::Score, sum);
+    score
+        .table(pnode::Entity)
+        .value(pnode::Column::Score, sum)
+        .and_where(Expr::col(pnode::Column::Network).eq(figures.network.as_str()));
     (parts, score)
 }
 
@@ -217,6 +237,7 @@ mod tests {
     #[test]
     fn updates_per_backend() {
         let figures = Figures {
+            network: "devnet".into(),
             now: DateTime::from_timestamp(1_765_057_753, 0).expect("a time"),
             credit: version_credit(&run(&[("0.8.1", 3), ("0.8.0", 2)])),
             cycles_of_the_day: 1440,

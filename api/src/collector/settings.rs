@@ -5,9 +5,80 @@ use std::time::Duration;
 use clap::{Args, builder::TypedValueParser as _};
 
 use crate::{
-    domain::secret::{self, SecretString},
+    domain::{
+        endpoint::split_credentials,
+        network::{self, Network},
+        secret::{self, ExposeSecret, SecretString},
+        seeds::{Seed, Seeds},
+    },
     net::targets::AllowedTargets,
 };
+
+/// What one network is collected from.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub network: Network,
+    /// Its seeds, in the configured order (which breaks ties between their reports).
+    pub seeds: Vec<Seed>,
+    /// Its credits source's URL, user info included, if it has one.
+    pub credits: Option<SecretString>,
+}
+
+/// Each network's sources: the seeds' networks in order, with the credits source of
+/// `credits_urls` (`[NETWORK:]URL,…`; an entry naming no network is `default`'s) or the built-in
+/// one of a network its word expanded. Refuses two sources for one network, and a source for a
+/// network without seeds (its credits would go to no node).
+pub fn sources(
+    seeds: &Seeds,
+    credits_urls: &SecretString,
+    default: &Network,
+) -> Result<Vec<Sources>, String> {
+    let mut credits: Vec<(Network, SecretString)> = Vec::new();
+    for entry in credits_urls
+        .expose_secret()
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
+        let (named, url) = network::split_prefix(entry);
+        let network = named.unwrap_or_else(|| default.clone());
+        let shown = split_credentials(url).0;
+        if credits.iter().any(|(known, _)| known == &network) {
+            return Err(format!(
+                "PNODE_CREDITS_URL names two credits sources for network {network} ({shown} is the second)"
+            ));
+        }
+        if !matches!(url::Url::parse(url), Ok(parsed) if matches!(parsed.scheme(), "http" | "https"))
+        {
+            return Err(format!(
+                "PNODE_CREDITS_URL entry {shown:?} is not an http(s) URL"
+            ));
+        }
+        credits.push((network, SecretString::from(url.to_owned())));
+    }
+    for (network, url) in seeds.built_in_credits() {
+        if !credits.iter().any(|(known, _)| known == &network) {
+            credits.push((network, SecretString::from(url.to_owned())));
+        }
+    }
+    let networks = seeds.networks();
+    if let Some((orphan, _)) = credits.iter().find(|(n, _)| !networks.contains(n)) {
+        return Err(format!(
+            "PNODE_CREDITS_URL names a credits source for network {orphan}, which has no seeds in PNODE_SEEDS"
+        ));
+    }
+    Ok(networks
+        .into_iter()
+        .map(|network| Sources {
+            seeds: seeds.of(&network),
+            credits: credits
+                .iter()
+                .find(|(known, _)| known == &network)
+                .map(|(_, url)| url.clone()),
+            network,
+        })
+        .collect())
+}
 
 /// How the collector polls the network.
 #[derive(Debug, Clone, Args)]
@@ -54,8 +125,9 @@ pub struct CollectorSettings {
     #[arg(long = "cycle-deadline", env = "PNODE_CYCLE_DEADLINE", default_value = "45s", value_parser = humantime::parse_duration, global = true)]
     pub cycle_deadline: Duration,
 
-    /// Optional credits source, e.g. https://podcredits.xandeum.network/api/pods-credits (off
-    /// when empty); user info in it is sent as HTTP Basic auth only.
+    /// Optional credits sources, one per network, comma-separated, each `[NETWORK:]URL`, e.g.
+    /// devnet:https://podcredits.xandeum.network/api/pods-credits (off when empty; an entry
+    /// without a network is `PNODE_DEFAULT_NETWORK`'s). User info is sent as HTTP Basic auth only.
     #[arg(
         long = "credits-url",
         env = "PNODE_CREDITS_URL",
@@ -66,8 +138,9 @@ pub struct CollectorSettings {
     )]
     pub credits_url: SecretString,
 
-    /// Time between two fetches of the credits source, e.g. "1h".
-    #[arg(long = "credits-interval", env = "PNODE_CREDITS_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    /// Time between two fetches of each credits source, e.g. "60s" (the source refreshes about
+    /// every 30 s).
+    #[arg(long = "credits-interval", env = "PNODE_CREDITS_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
     pub credits_interval: Duration,
 
     /// A pod's credits are stored again when its newest snapshot is this old (or the value changed).

@@ -79,6 +79,8 @@ pub struct Database {
     last_answer: Arc<AtomicU64>,
     epoch: Instant,
     acquire_timeout: Duration,
+    /// On SQLite, whose turn it is to write (see [`Database::write_turn`]).
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Why the database is not ready.
@@ -169,7 +171,19 @@ impl Database {
             last_answer,
             epoch,
             acquire_timeout: settings.acquire_timeout,
+            writes: Arc::default(),
         })
+    }
+
+    /// On SQLite, the turn to write, held for one write transaction: the process's collectors
+    /// (one per network) write one at a time, since SQLite in WAL mode fails a transaction that
+    /// read before another's commit and then writes (`SQLITE_BUSY`) instead of waiting. `None` on
+    /// PostgreSQL, which needs none.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend() {
+            DbBackend::Postgres => None,
+            _ => Some(self.writes.lock().await),
+        }
     }
 
     /// The SeaORM connection, for queries.
@@ -228,12 +242,14 @@ impl Database {
     /// `INSERT … RETURNING` of a row read back without a column a migration had just added.
     pub async fn connect_migrated(settings: &DatabaseSettings) -> Result<Self, DbErr> {
         let db = Self::connect(settings).await?;
-        db.migrate().await?;
+        let network = settings.default_network.as_ref().map(ToString::to_string);
+        migration::with_default_network(network, db.migrate()).await?;
         db.close().await?;
         Self::connect(settings).await
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration (rows from before networks, if any, are refused: see
+    /// [`Database::connect_migrated`]).
     #[tracing::instrument(level = "debug", name = "apply pending migrations", skip_all)]
     pub async fn migrate(&self) -> Result<(), DbErr> {
         Migrator::up(&self.conn, None).await

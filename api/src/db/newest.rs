@@ -29,6 +29,8 @@ pub(crate) struct History {
     id: DynIden,
     /// Every column of the table.
     columns: Vec<DynIden>,
+    /// A column every row considered must equal this (the network of credits snapshots).
+    within: Option<(DynIden, Expr)>,
 }
 
 /// A node's gossip observations.
@@ -51,14 +53,16 @@ pub(crate) fn samples() -> History {
     )
 }
 
-/// A pod's credits snapshots (by pubkey: credits may come before gossip).
-pub(crate) fn credit_snapshots() -> History {
+/// A pod's credits snapshots on `network` (by pubkey: credits may come before gossip), indexed on
+/// (pubkey, network, time).
+pub(crate) fn credit_snapshots(network: Expr) -> History {
     History::new(
         snapshot::Entity,
         snapshot::Column::PodPubkey,
         snapshot::Column::ObservedAt,
         snapshot::Column::Id,
     )
+    .within(snapshot::Column::Network, network)
 }
 
 /// Which row of a key's newest `among` to take.
@@ -68,6 +72,9 @@ pub(crate) struct Pick {
     pub among: u64,
     /// Of the candidates, the newest whose column this is not null; else the newest.
     pub preferring: Option<DynIden>,
+    /// Instead: of the rows at the newest time, the one whose column this is highest (nulls
+    /// lowest), ties by the lowest id (the first written).
+    pub freshest: Option<DynIden>,
 }
 
 impl Pick {
@@ -76,6 +83,15 @@ impl Pick {
         Self {
             among: 1,
             preferring: None,
+            freshest: None,
+        }
+    }
+
+    /// Of the rows at the newest time, the highest of `column` (see [`Pick::freshest`]).
+    pub(crate) fn freshest(column: impl IntoIden) -> Self {
+        Self {
+            freshest: Some(column.into_iden()),
+            ..Self::newest()
         }
     }
 }
@@ -108,7 +124,14 @@ impl History {
             time: time.into_iden(),
             id: id.into_iden(),
             columns: E::Column::iter().map(IntoIden::into_iden).collect(),
+            within: None,
         }
+    }
+
+    /// The same history, of the rows whose `column` equals `value` only.
+    pub(crate) fn within(mut self, column: impl IntoIden, value: Expr) -> Self {
+        self.within = Some((column.into_iden(), value));
+        self
     }
 
     /// Every column of the newest row of each key that `driver` (a statement with its FROM and
@@ -145,7 +168,11 @@ impl History {
         }
         select
             .from_as(self.table.clone(), INNER)
-            .and_where(Expr::col((INNER, self.key.clone())).eq(key))
+            .and_where(Expr::col((INNER, self.key.clone())).eq(key));
+        if let Some((column, value)) = &self.within {
+            select.and_where(Expr::col((INNER, column.clone())).eq(value.clone()));
+        }
+        select
             .order_by((INNER, self.time.clone()), Order::Desc)
             .order_by((INNER, self.id.clone()), Order::Desc)
             .limit(n);
@@ -159,6 +186,9 @@ impl History {
 
     /// The subquery yielding the picked row of `key`: its `columns`, or all of them (`None`).
     fn picked(&self, columns: Option<&[DynIden]>, key: Expr, pick: &Pick) -> SelectStatement {
+        if let Some(freshness) = &pick.freshest {
+            return self.freshest_at_newest_time(columns, key, freshness);
+        }
         let Some(preferred) = &pick.preferring else {
             return self.newest_select(columns, key, pick.among);
         };
@@ -194,6 +224,48 @@ impl History {
             .order_by((CANDIDATES, self.id.clone()), Order::Desc)
             .limit(1);
         outer
+    }
+
+    /// Of `key`'s rows at its newest time (one index walk finds it; the rows at that time are an
+    /// index range of a few), the one with the highest `freshness` (nulls lowest), ties by the
+    /// lowest id.
+    fn freshest_at_newest_time(
+        &self,
+        columns: Option<&[DynIden]>,
+        key: Expr,
+        freshness: &DynIden,
+    ) -> SelectStatement {
+        const NEWEST: &str = "newest_time";
+        let newest_time = Query::select()
+            .column((NEWEST, self.time.clone()))
+            .from_as(self.table.clone(), NEWEST)
+            .and_where(Expr::col((NEWEST, self.key.clone())).eq(key.clone()))
+            .order_by((NEWEST, self.time.clone()), Order::Desc)
+            .limit(1)
+            .to_owned();
+        let mut select = Query::select();
+        match columns {
+            Some(columns) => {
+                for column in columns {
+                    select.column((INNER, column.clone()));
+                }
+            }
+            None => {
+                select.column((INNER, Asterisk));
+            }
+        }
+        select
+            .from_as(self.table.clone(), INNER)
+            .and_where(Expr::col((INNER, self.key.clone())).eq(key))
+            .and_where(
+                Expr::col((INNER, self.time.clone()))
+                    .eq(Expr::SubQuery(None, Box::new(newest_time.into()))),
+            )
+            .order_by_expr(Expr::col((INNER, freshness.clone())).is_null(), Order::Asc)
+            .order_by((INNER, freshness.clone()), Order::Desc)
+            .order_by((INNER, self.id.clone()), Order::Asc)
+            .limit(1);
+        select
     }
 
     /// [`History::newest`] with every column when `columns` is `None`.

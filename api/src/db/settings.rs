@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::domain::secret::{self, ExposeSecret, SecretString};
+use crate::domain::{
+    network::Network,
+    secret::{self, ExposeSecret, SecretString},
+};
 
 /// Where the data lives and how many connections may reach it.
 #[derive(Debug, Clone, Args)]
@@ -43,6 +46,11 @@ pub struct DatabaseSettings {
     /// How long a query may wait for a free connection (or a new one) before it fails, e.g. "5s".
     #[arg(long = "db-acquire-timeout", env = "PNODE_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
     pub acquire_timeout: Duration,
+
+    /// The network of seeds and credits sources whose entry names none (default: mainnet); also
+    /// the network the upgrade to networks puts stored nodes on, where it must be set.
+    #[arg(long = "default-network", env = "PNODE_DEFAULT_NETWORK", global = true)]
+    pub default_network: Option<Network>,
 }
 
 impl DatabaseSettings {
@@ -50,6 +58,13 @@ impl DatabaseSettings {
     /// cores keep busy, and every connection holds its own page cache.
     pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
     pub const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+
+    /// `PNODE_DEFAULT_NETWORK`, else mainnet.
+    pub fn default_network(&self) -> Network {
+        self.default_network
+            .clone()
+            .unwrap_or_else(Network::default_network)
+    }
 
     /// `url` with every other setting at its default.
     pub fn for_url(url: impl Into<String>) -> Self {

@@ -2,6 +2,7 @@
 
 pub(crate) mod cidr;
 pub(crate) mod endpoint;
+pub mod network;
 pub(crate) mod params;
 pub(crate) mod pubkey;
 pub(crate) mod score;

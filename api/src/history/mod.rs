@@ -3,6 +3,7 @@
 
 pub(crate) mod model;
 pub(crate) mod network;
+pub(crate) mod networks;
 mod node;
 pub(crate) mod seeds;
 mod sql;

@@ -12,6 +12,9 @@ use crate::domain::timestamp;
 #[serde(rename_all = "camelCase")]
 pub struct NodeHistory {
     pub pubkey: String,
+    /// The network the node is on.
+    #[schema(example = "mainnet")]
+    pub network: String,
     #[serde(flatten)]
     pub window: WindowBody,
     /// Stats samples by bucket, oldest first; a bucket without a sample is absent.
@@ -124,6 +127,19 @@ pub struct CreditsPoint {
 pub struct NetworkHistory {
     #[serde(flatten)]
     pub window: WindowBody,
+    /// Oldest first, the cycles of every network covered together; a bucket without a finished
+    /// cycle is absent.
+    pub cycles: Vec<CycleBucket>,
+    /// Each network's own cycles, in name order.
+    pub networks: Vec<NetworkCycles>,
+}
+
+/// One network's cycles by bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkCycles {
+    #[schema(example = "mainnet")]
+    pub network: String,
     /// Oldest first; a bucket without a finished cycle is absent.
     pub cycles: Vec<CycleBucket>,
 }

@@ -6,18 +6,16 @@ use std::{cmp::Ordering, collections::BTreeMap};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{ingestion_run as run, pnode};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, DerivePartialModel, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, DerivePartialModel, EntityTrait, QueryFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    model::{CycleBucket, NetworkHistory, WindowBody},
+    model::{CycleBucket, NetworkCycles, NetworkHistory, WindowBody},
     sql,
     window::Window,
 };
-use crate::domain::timestamp;
+use crate::domain::{network::Network, timestamp};
 
 /// How many credits leaders `/api/network` lists.
 const TOP: usize = 10;
@@ -46,13 +44,22 @@ pub struct NetworkSummary {
     pub first_seen_last_24h: u64,
     /// Known nodes that no seed has reported in the 24 hours before `at`.
     pub gone_last_24h: u64,
-    /// The newest finished collection cycle; null before the first.
+    /// The newest finished collection cycle (of the networks covered); null before the first.
     #[schema(required = true)]
     pub last_cycle: Option<LastCycle>,
     /// When these figures were computed (the 24-hour windows end here).
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
+    /// In an entry of `networks`: its network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "mainnet")]
+    pub network: Option<String>,
+    /// The same figures for each network covered, in name order (these cover them all; a node's
+    /// cycle is its own network's); empty in an entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub networks: Vec<NetworkSummary>,
 }
 
 /// How many nodes run one version.
@@ -100,6 +107,9 @@ pub struct Credits {
 #[serde(rename_all = "camelCase")]
 pub struct CreditsLeader {
     pub pubkey: String,
+    /// The network the node is on.
+    #[schema(example = "mainnet")]
+    pub network: String,
     pub credits: i64,
 }
 
@@ -127,6 +137,7 @@ pub struct LastCycle {
 #[derive(Debug, DerivePartialModel)]
 #[sea_orm(entity = "pnode::Entity")]
 struct NodeRow {
+    network: String,
     pubkey: String,
     reachable: bool,
     latest_credits: Option<i64>,
@@ -139,30 +150,62 @@ struct NodeRow {
     stats_uptime_seconds: Option<i64>,
 }
 
-/// The network now, as of `now` (two statements: the newest cycle, and every node's row).
+/// `networks` now, as of `now`, all together and each on its own (a statement per network for
+/// its newest cycle, and one for every node's row).
 pub async fn network_summary(
     db: &impl ConnectionTrait,
+    networks: &[Network],
     now: DateTime<Utc>,
 ) -> Result<NetworkSummary, DbErr> {
-    let last = run::Entity::find()
-        .filter(run::Column::FinishedAt.is_not_null())
-        .order_by_desc(run::Column::Id)
-        .one(db)
-        .await?;
+    let mut newest = Vec::with_capacity(networks.len());
+    for network in networks {
+        let last = super::status::newest_cycle(db, network.as_str()).await?;
+        newest.extend(last);
+    }
     let nodes = pnode::Entity::find()
+        .filter(pnode::Column::Network.is_in(networks.iter().map(|n| n.as_str().to_owned())))
         .into_partial_model::<NodeRow>()
         .all(db)
         .await?;
-    Ok(summarize(&nodes, last, now))
+    let mut summary = summarize(&nodes, &newest, now);
+    for network in networks {
+        let name = network.as_str();
+        let of_network: Vec<&NodeRow> = nodes.iter().filter(|n| n.network == name).collect();
+        let cycle: Vec<run::Model> = newest
+            .iter()
+            .filter(|r| r.network == name)
+            .cloned()
+            .collect();
+        let mut one = summarize(&of_network, &cycle, now);
+        one.network = Some(name.to_owned());
+        summary.networks.push(one);
+    }
+    Ok(summary)
 }
 
-fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) -> NetworkSummary {
+/// The figures of `nodes`, each of whose newest cycle is its network's in `newest` (the newest
+/// finished run of each network).
+fn summarize<N: std::borrow::Borrow<NodeRow>>(
+    nodes: &[N],
+    newest: &[run::Model],
+    now: DateTime<Utc>,
+) -> NetworkSummary {
+    let nodes: Vec<&NodeRow> = nodes.iter().map(std::borrow::Borrow::borrow).collect();
     let count = |keep: &dyn Fn(&NodeRow) -> bool| nodes.iter().filter(|n| keep(n)).count() as u64;
     let day_ago = now - Duration::hours(24);
     // Observations of a cycle carry its start as their time.
-    let seen_in_last_cycle = last.as_ref().map_or(0, |last| {
-        count(&|n| n.gossip_observed_at.is_some_and(|at| at >= last.started_at))
+    let seen_in_last_cycle = count(&|n| {
+        newest.iter().any(|cycle| {
+            cycle.network == n.network
+                && n.gossip_observed_at
+                    .is_some_and(|at| at >= cycle.started_at)
+        })
     });
+    let last = newest
+        .iter()
+        .max_by_key(|cycle| (cycle.finished_at, cycle.id))
+        .cloned();
+    let nodes = &nodes[..];
     let uptimes: Vec<i64> = nodes
         .iter()
         .filter_map(|n| n.stats_uptime_seconds)
@@ -198,11 +241,13 @@ fn summarize(nodes: &[NodeRow], last: Option<run::Model>, now: DateTime<Utc>) ->
             stats_succeeded: run.success,
         }),
         at: now,
+        network: None,
+        networks: Vec::new(),
     }
 }
 
 /// How many nodes run each version, in numeric order of the versions (no version last).
-fn versions(nodes: &[NodeRow]) -> Vec<VersionCount> {
+fn versions(nodes: &[&NodeRow]) -> Vec<VersionCount> {
     let mut versions: BTreeMap<Option<String>, u64> = BTreeMap::new();
     for node in nodes {
         *versions.entry(node.gossip_version.clone()).or_default() += 1;
@@ -221,9 +266,10 @@ fn versions(nodes: &[NodeRow]) -> Vec<VersionCount> {
 }
 
 /// The credits of the nodes that have some: total, median, p90 and the top ones.
-fn credits(nodes: &[NodeRow]) -> Credits {
+fn credits(nodes: &[&NodeRow]) -> Credits {
     let mut leaders: Vec<&NodeRow> = nodes
         .iter()
+        .copied()
         .filter(|n| n.latest_credits.is_some())
         .collect();
     leaders.sort_by(|a, b| {
@@ -242,6 +288,7 @@ fn credits(nodes: &[NodeRow]) -> Credits {
             .filter_map(|n| {
                 Some(CreditsLeader {
                     pubkey: n.pubkey.clone(),
+                    network: n.network.clone(),
                     credits: n.latest_credits?,
                 })
             })
@@ -271,16 +318,42 @@ fn spread(values: Vec<i64>) -> Option<Spread> {
     })
 }
 
-/// The network cycle by cycle in `window` (one statement).
+/// `networks` cycle by cycle in `window`, together and each on its own (one statement each).
 pub async fn network_history(
     db: &impl ConnectionTrait,
+    networks: &[Network],
     window: &Window,
 ) -> Result<NetworkHistory, DbErr> {
+    let names: Vec<&str> = networks.iter().map(Network::as_str).collect();
+    let cycles = cycle_buckets(db, window, &names).await?;
+    let mut each = Vec::with_capacity(names.len());
+    for name in names {
+        each.push(NetworkCycles {
+            network: name.to_owned(),
+            cycles: cycle_buckets(db, window, &[name]).await?,
+        });
+    }
+    Ok(NetworkHistory {
+        window: WindowBody::of(window),
+        cycles,
+        networks: each,
+    })
+}
+
+/// The cycles of `networks` in `window`, by bucket.
+async fn cycle_buckets(
+    db: &impl ConnectionTrait,
+    window: &Window,
+    networks: &[&str],
+) -> Result<Vec<CycleBucket>, DbErr> {
     let rows = db
-        .query_all_raw(sql::cycle_buckets(db.get_database_backend(), window))
+        .query_all_raw(sql::cycle_buckets(
+            db.get_database_backend(),
+            window,
+            networks,
+        ))
         .await?;
-    let cycles = rows
-        .iter()
+    rows.iter()
         .map(|row| {
             Ok(CycleBucket {
                 bucket_start: window.bucket_start(row.try_get("", sql::BUCKET)?),
@@ -293,11 +366,7 @@ pub async fn network_history(
                 stats_succeeded: row.try_get("", "stats_succeeded")?,
             })
         })
-        .collect::<Result<_, DbErr>>()?;
-    Ok(NetworkHistory {
-        window: WindowBody::of(window),
-        cycles,
-    })
+        .collect()
 }
 
 #[cfg(test)]

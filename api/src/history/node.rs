@@ -14,7 +14,7 @@ use super::{
     sql,
     window::Window,
 };
-use crate::view;
+use crate::view::{self, Resolved};
 
 impl WindowBody {
     pub fn of(window: &Window) -> Self {
@@ -27,14 +27,17 @@ impl WindowBody {
     }
 }
 
-/// The history of the node with `pubkey` in `window`; `None` when no node has it.
+/// The history of the node with `pubkey` (on `network`, when named) in `window`.
 pub async fn node_history(
     db: &impl ConnectionTrait,
     pubkey: &str,
+    network: Option<&str>,
     window: &Window,
-) -> Result<Option<NodeHistory>, DbErr> {
-    let Some(id) = view::id_of(db, pubkey).await? else {
-        return Ok(None);
+) -> Result<Resolved<NodeHistory>, DbErr> {
+    let (id, network) = match view::id_of(db, pubkey, network).await? {
+        Resolved::Node(node) => node,
+        Resolved::Missing => return Ok(Resolved::Missing),
+        Resolved::Ambiguous(networks) => return Ok(Resolved::Ambiguous(networks)),
     };
     let backend = db.get_database_backend();
     let stats = db
@@ -65,6 +68,7 @@ pub async fn node_history(
         .select_only()
         .columns([snapshot::Column::ObservedAt, snapshot::Column::Credits])
         .filter(snapshot::Column::PodPubkey.eq(pubkey))
+        .filter(snapshot::Column::Network.eq(network.as_str()))
         .filter(snapshot::Column::ObservedAt.gte(window.from))
         .filter(snapshot::Column::ObservedAt.lt(window.to))
         .order_by_asc(snapshot::Column::ObservedAt)
@@ -78,8 +82,9 @@ pub async fn node_history(
             credits,
         })
         .collect();
-    Ok(Some(NodeHistory {
+    Ok(Resolved::Node(NodeHistory {
         pubkey: pubkey.to_owned(),
+        network,
         window: WindowBody::of(window),
         stats,
         gossip,

@@ -7,8 +7,7 @@ use entity::{
     pnode_gossip_observation as observation,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
     sea_query::{Expr, Query},
 };
 use serde::Serialize;
@@ -17,6 +16,7 @@ use utoipa::ToSchema;
 use crate::{
     db::newest::History,
     domain::{
+        network::{self, Network},
         seeds::{Seed, Seeds},
         timestamp,
     },
@@ -34,6 +34,9 @@ pub(crate) struct SeedsBody {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeedStatus {
+    /// The network it answers for.
+    #[schema(example = "mainnet")]
+    pub network: String,
     /// The seed's base URL, used as its id (`/api/seeds/{id}/pnodes` takes it URL-encoded, or
     /// the seed's position in this list, from 1).
     pub id: String,
@@ -65,36 +68,51 @@ pub(crate) struct SeedOutcome {
     pub error: Option<String>,
 }
 
-/// Every listed seed with its outcome in the newest finished cycle (four statements: the seeds,
-/// the newest cycle, its per-seed figures, and each seed's newest answer time).
+/// Every listed seed of the `networks` selected (`None`: all) with its outcome in its network's
+/// newest finished cycle (the seeds, then per network its newest cycle and that cycle's per-seed
+/// figures, then each seed's newest answer time).
 pub(crate) async fn seed_list(
     db: &impl ConnectionTrait,
     configured: &Seeds,
+    networks: Option<&[Network]>,
 ) -> Result<SeedsBody, DbErr> {
-    let listed = view::seeds(db, configured).await?;
-    let last = run::Entity::find()
-        .filter(run::Column::FinishedAt.is_not_null())
-        .order_by_desc(run::Column::Id)
-        .one(db)
-        .await?;
-    let outcomes = match &last {
-        Some(last) => {
-            seed_stats::Entity::find()
+    let mut listed = view::seeds(db, configured).await?;
+    listed.retain(|seed| network::selected(networks, seed.network.as_str()));
+    let mut newest_cycles: Vec<(Network, run::Model, Vec<seed_stats::Model>)> = Vec::new();
+    for seed in &listed {
+        if newest_cycles
+            .iter()
+            .any(|(known, _, _)| known == &seed.network)
+        {
+            continue;
+        }
+        let last = super::status::newest_cycle(db, seed.network.as_str()).await?;
+        if let Some(last) = last {
+            let outcomes = seed_stats::Entity::find()
                 .filter(seed_stats::Column::IngestionRunId.eq(last.id))
                 .all(db)
-                .await?
+                .await?;
+            newest_cycles.push((seed.network.clone(), last, outcomes));
         }
-        None => Vec::new(),
-    };
+    }
     let answered = newest_answers(db, &listed).await?;
     let seeds = listed
         .into_iter()
         .map(
             |Seed {
-                 id, name, base_url, ..
+                 id,
+                 name,
+                 base_url,
+                 network,
+                 ..
              }| {
-                let outcome = outcomes.iter().find(|row| row.seed_base_url == base_url);
+                let cycle = newest_cycles.iter().find(|(on, _, _)| on == &network);
+                let last = cycle.map(|(_, run, _)| run);
+                let outcome = cycle.and_then(|(_, _, outcomes)| {
+                    outcomes.iter().find(|row| row.seed_base_url == base_url)
+                });
                 SeedStatus {
+                    network: network.to_string(),
                     configured: configured
                         .as_slice()
                         .iter()
@@ -105,7 +123,7 @@ pub(crate) async fn seed_list(
                         .and_then(|(_, at)| *at),
                     last_cycle: outcome.map(|row| SeedOutcome {
                         cycle_id: row.ingestion_run_id,
-                        finished_at: last.as_ref().and_then(|run| run.finished_at),
+                        finished_at: last.and_then(|run| run.finished_at),
                         nodes_reported: row.observed,
                         error: row.error.clone(),
                     }),

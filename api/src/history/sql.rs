@@ -195,7 +195,7 @@ pub(super) fn gossip_changes(backend: DbBackend, pnode_id: i64, window: &Window)
 
 /// Finished collection runs in the window, by bucket of their start: cycles, nodes observed
 /// (avg, max), reachable and public (avg), get-stats attempted and succeeded (sums).
-pub(super) fn cycle_buckets(backend: DbBackend, window: &Window) -> Statement {
+pub(super) fn cycle_buckets(backend: DbBackend, window: &Window, networks: &[&str]) -> Statement {
     let rows = Query::select()
         .column(Asterisk)
         .expr_as(
@@ -206,6 +206,7 @@ pub(super) fn cycle_buckets(backend: DbBackend, window: &Window) -> Statement {
         .and_where(Expr::col(run::Column::StartedAt).gte(window.from))
         .and_where(Expr::col(run::Column::StartedAt).lt(window.to))
         .and_where(Expr::col(run::Column::FinishedAt).is_not_null())
+        .and_where(Expr::col(run::Column::Network).is_in(networks.iter().map(|n| (*n).to_owned())))
         .to_owned();
     let sum = |column: run::Column| Func::cast_as(Func::sum(at(column)), "BIGINT");
     let statement = Query::select()
@@ -256,7 +257,7 @@ mod tests {
             );
             insta::assert_snapshot!(
                 format!("{name}_cycle_buckets"),
-                cycle_buckets(backend, &window()).sql
+                cycle_buckets(backend, &window(), &["devnet"]).sql
             );
         }
     }

@@ -42,7 +42,8 @@ pub struct EventSettings {
 #[derive(Debug, Clone, Args)]
 pub struct WebhookSettings {
     /// Comma-separated URLs, each receiving every event, or `kind|kind=URL` for some kinds only
-    /// (e.g. `node.reachability|node.disappeared=https://hooks.example.org/x`); empty: none.
+    /// (e.g. `node.reachability|node.disappeared=https://hooks.example.org/x`), either with a
+    /// `NETWORK:` prefix for one network's events only; empty: none.
     #[arg(
         id = "webhooks",
         long = "webhooks",

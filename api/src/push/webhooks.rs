@@ -41,6 +41,7 @@ use backon::{ExponentialBuilder, Retryable as _};
 use crate::{
     domain::{
         endpoint::{BasicAuth, split_credentials},
+        network::{self, Network},
         secret::{ExposeSecret, SecretString},
     },
     net::http::Outbound,
@@ -68,6 +69,8 @@ pub struct Rule {
     pub auth: Option<BasicAuth>,
     /// Every kind when empty.
     pub kinds: Vec<String>,
+    /// The network whose events it takes; every network's when `None`.
+    pub network: Option<Network>,
 }
 
 impl std::fmt::Debug for Rule {
@@ -76,22 +79,28 @@ impl std::fmt::Debug for Rule {
         f.debug_struct("Rule")
             .field("host", &host_of(&self.url))
             .field("kinds", &self.kinds)
+            .field("network", &self.network)
             .finish()
     }
 }
 
 impl Rule {
-    fn takes(&self, change: &Change) -> bool {
-        self.kinds.is_empty() || self.kinds.iter().any(|kind| kind == change.kind())
+    fn takes(&self, event: &Event) -> bool {
+        let change = &event.change;
+        self.network
+            .as_ref()
+            .is_none_or(|network| network.as_str() == event.network)
+            && (self.kinds.is_empty() || self.kinds.iter().any(|kind| kind == change.kind()))
     }
 }
 
-/// The rules of `PNODE_WEBHOOKS`: comma-separated entries, each a URL (every event) or
-/// `kind|kind=URL` (those kinds only), e.g.
-/// `node.reachability|node.disappeared=https://hooks.example.org/pnodes`.
+/// The rules of `PNODE_WEBHOOKS`: comma-separated entries, each `[NETWORK:][KINDS=]URL`: a URL
+/// (every event), `kind|kind=URL` (those kinds only), each optionally of one network's events
+/// only, e.g. `devnet:node.reachability|node.disappeared=https://hooks.example.org/pnodes`.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
     let mut rules = Vec::new();
     for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (network, entry) = network::split_prefix(entry);
         let (kinds, url) = match entry.split_once('=') {
             Some((kinds, url)) if !kinds.contains("://") => (kinds, url.trim()),
             _ => ("", entry),
@@ -117,7 +126,12 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
             ));
         }
         let (url, auth) = split_credentials(url);
-        rules.push(Rule { url, auth, kinds });
+        rules.push(Rule {
+            url,
+            auth,
+            kinds,
+            network,
+        });
     }
     Ok(rules)
 }
@@ -265,7 +279,7 @@ impl WebhookSender {
         let mut dropped = 0;
         for event in events {
             for (rule, queue) in &self.queues {
-                if rule.takes(&event.change) && queue.try_send(event.clone()).is_err() {
+                if rule.takes(event) && queue.try_send(event.clone()).is_err() {
                     self.metrics.delivery(Outcome::Dropped);
                     dropped += 1;
                 }
@@ -389,7 +403,7 @@ impl Worker {
                 state.held.is_some() || state.sent_at.is_some_and(|at| at.elapsed() < cooldown)
             });
         }
-        let key = (event.change.kind(), subject(&event.change));
+        let key = (event.change.kind(), subject(&event));
         let state = keys.entry(key).or_default();
         if state
             .sent_at
@@ -441,7 +455,7 @@ impl Worker {
             secret: self.secret.clone(),
             event_id: event.id,
             kind: event.change.kind(),
-            key: (event.change.kind(), subject(&event.change)),
+            key: (event.change.kind(), subject(event)),
             keys: Arc::clone(&self.keys),
             settings: self.settings.clone(),
             metrics: self.metrics.clone(),
@@ -461,9 +475,12 @@ fn host_of(url: &str) -> String {
     )
 }
 
-/// What an event is about, for its cooldown: its node, or the network.
-fn subject(change: &Change) -> String {
-    change.pubkey().unwrap_or("network").to_owned()
+/// What an event is about, for its cooldown: its node (network and pubkey), or its network.
+fn subject(event: &Event) -> String {
+    match event.change.pubkey() {
+        Some(pubkey) => format!("{}:{pubkey}", event.network),
+        None => event.network.clone(),
+    }
 }
 
 /// One event to one URL.
@@ -586,7 +603,7 @@ mod tests {
     #[test]
     fn rules_are_urls_with_optional_kinds() {
         let rules = parse_rules(
-            " http://127.0.0.1:9000/all , node.reachability|node.disappeared=https://h.example/x?a=b",
+            " http://127.0.0.1:9000/all , node.reachability|node.disappeared=https://h.example/x?a=b, devnet:https://h.example/d",
         )
         .expect("valid");
         assert_eq!(
@@ -595,15 +612,35 @@ mod tests {
                 Rule {
                     url: "http://127.0.0.1:9000/all".into(),
                     auth: None,
-                    kinds: vec![]
+                    kinds: vec![],
+                    network: None,
                 },
                 Rule {
                     url: "https://h.example/x?a=b".into(),
                     auth: None,
-                    kinds: vec!["node.reachability".into(), "node.disappeared".into()]
+                    kinds: vec!["node.reachability".into(), "node.disappeared".into()],
+                    network: None,
+                },
+                Rule {
+                    url: "https://h.example/d".into(),
+                    auth: None,
+                    kinds: vec![],
+                    network: Some("devnet".parse().expect("a name")),
                 },
             ]
         );
+        let event = |network: &str| Event {
+            id: 1,
+            at: chrono::Utc::now(),
+            network: network.to_owned(),
+            change: Change::NodeReachability {
+                pubkey: "k".into(),
+                reachable: true,
+            },
+        };
+        assert!(rules[2].takes(&event("devnet")));
+        assert!(!rules[2].takes(&event("mainnet")));
+        assert!(rules[0].takes(&event("mainnet")));
         assert!(parse_rules("").expect("none").is_empty());
         let err = parse_rules("node.gone=http://127.0.0.1/").expect_err("unknown kind");
         assert!(err.contains("\"node.gone\" is not an event kind"), "{err}");

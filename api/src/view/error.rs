@@ -19,6 +19,12 @@ pub enum ViewError {
     /// What was asked for does not exist (a 404 at the HTTP edge).
     #[error("{0}")]
     NotFound(String),
+    /// The pubkey is a node on each of these networks and none was named (a 409 at the edge).
+    #[error("pubkey {pubkey} is a node on several networks")]
+    Ambiguous {
+        pubkey: String,
+        networks: Vec<String>,
+    },
     #[error("{0}")]
     Internal(&'static str),
     /// Too many full views are being computed (a 503 at the HTTP edge).

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     domain::{
+        network::{self, Network},
         params::{self, InvalidParameter},
         score::{self, Weights},
     },
@@ -74,20 +75,33 @@ pub(crate) struct RawLeaderboardQuery {
     /// Nodes to list, 1 to 100 (default 10).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// Only nodes of these networks: one name or a comma list (default: every network, each
+    /// node of each ranked). A name this service does not know is a 400.
+    #[param(
+        example = "mainnet",
+        max_length = 200,
+        pattern = r"^[a-z][a-z0-9-]{0,31}( *, *[a-z][a-z0-9-]{0,31})*$"
+    )]
+    pub network: Option<String>,
 }
 
 /// A validated leaderboard request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LeaderboardQuery {
     pub metric: Metric,
     pub limit: u64,
+    /// `None`: every network.
+    pub networks: Option<Vec<Network>>,
 }
 
-impl TryFrom<RawLeaderboardQuery> for LeaderboardQuery {
-    type Error = InvalidParameter;
-
-    fn try_from(raw: RawLeaderboardQuery) -> Result<Self, InvalidParameter> {
+impl LeaderboardQuery {
+    /// The request `raw` asks for, its networks among `known`.
+    pub(crate) fn parse(
+        raw: RawLeaderboardQuery,
+        known: &[Network],
+    ) -> Result<Self, InvalidParameter> {
         Ok(Self {
+            networks: network::selection(raw.network.as_deref(), known)?,
             metric: raw
                 .metric
                 .map(|v| params::one_of("metric", &v, &METRICS))
@@ -100,12 +114,15 @@ impl TryFrom<RawLeaderboardQuery> for LeaderboardQuery {
                 .unwrap_or(DEFAULT_LIMIT),
         })
     }
-}
 
-impl LeaderboardQuery {
-    /// The request in one canonical text (a cache key: both parts come from closed sets).
+    /// The request in one canonical text (a cache key: every part comes from a closed set).
     pub(crate) fn canonical(&self) -> String {
-        format!("metric={}&limit={}", self.metric.name(), self.limit)
+        format!(
+            "metric={}&limit={}&network={:?}",
+            self.metric.name(),
+            self.limit,
+            self.networks
+        )
     }
 }
 
@@ -129,6 +146,9 @@ pub(crate) struct Entry {
     pub rank: u64,
     pub id: i64,
     pub pubkey: String,
+    /// The network the node is on.
+    #[schema(example = "mainnet")]
+    pub network: String,
     /// The figure ranked by: the score (0-100), seconds, credits or bytes.
     pub value: f64,
     /// The node's health score, null until it has one.
@@ -143,6 +163,7 @@ pub(crate) struct Entry {
 #[derive(Debug, FromQueryResult)]
 struct Row {
     id: i64,
+    network: String,
     pubkey: String,
     value: f64,
     score: Option<f64>,
@@ -160,6 +181,7 @@ pub(crate) async fn rank(
         .select_only()
         .columns([
             pnode::Column::Id,
+            pnode::Column::Network,
             pnode::Column::Pubkey,
             pnode::Column::Score,
             pnode::Column::Reachable,
@@ -171,6 +193,11 @@ pub(crate) async fn rank(
             "value",
         )
         .filter(figure.is_not_null())
+        .apply_if(query.networks.as_ref(), |select, networks| {
+            select.filter(
+                pnode::Column::Network.is_in(networks.iter().map(|n| n.as_str().to_owned())),
+            )
+        })
         // An uptime is only what a node answering now says.
         .apply_if(
             (query.metric == Metric::Uptime).then_some(()),
@@ -191,6 +218,7 @@ pub(crate) async fn rank(
             .map(|(row, rank)| Entry {
                 rank,
                 id: row.id,
+                network: row.network,
                 pubkey: row.pubkey,
                 value: match query.metric {
                     Metric::Score => shown_score(row.value),

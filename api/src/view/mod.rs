@@ -169,39 +169,108 @@ pub async fn load(
 /// reported a node (one statement), so that every seed a node names is listed on every replica,
 /// whether or not it configures seeds.
 pub async fn seeds(db: &impl ConnectionTrait, configured: &Seeds) -> Result<Vec<Seed>, DbErr> {
-    let seen: Vec<String> = sighting::Entity::find()
+    let seen: Vec<(String, String)> = sighting::Entity::find()
         .select_only()
+        .column(pnode::Column::Network)
         .column(sighting::Column::SeedBaseUrl)
+        .inner_join(pnode::Entity)
         .distinct()
         .order_by_asc(sighting::Column::SeedBaseUrl)
+        .order_by_asc(pnode::Column::Network)
         .into_tuple()
         .all(db)
         .await?;
     Ok(configured.listed_with(seen))
 }
 
-/// The id of the node with this pubkey, if there is one (one statement).
-pub async fn id_of(db: &impl ConnectionTrait, pubkey: &str) -> Result<Option<i64>, DbErr> {
-    pnode::Entity::find()
+/// Which node a pubkey (and a network, when the request names one) is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved<T> {
+    /// No node has this pubkey (on that network).
+    Missing,
+    Node(T),
+    /// The pubkey is a node on each of these networks (sorted), and none was named.
+    Ambiguous(Vec<String>),
+}
+
+impl<T> Resolved<T> {
+    /// The node, or the error a request for `pubkey` gets: not found (404), or on several
+    /// networks (409).
+    pub fn found(self, pubkey: &str) -> Result<T, ViewError> {
+        match self {
+            Self::Node(node) => Ok(node),
+            Self::Missing => Err(ViewError::NotFound(format!(
+                "no pnode has pubkey {}",
+                crate::domain::params::excerpt(pubkey)
+            ))),
+            Self::Ambiguous(networks) => Err(ViewError::Ambiguous {
+                pubkey: pubkey.to_owned(),
+                networks,
+            }),
+        }
+    }
+
+    /// The pubkey's node among `candidates` (its nodes, each with its network): the one on
+    /// `network` when it is named, else its only one.
+    pub fn among(candidates: Vec<(String, T)>, network: Option<&str>) -> Self {
+        let mut candidates: Vec<(String, T)> = match network {
+            Some(network) => candidates
+                .into_iter()
+                .filter(|(on, _)| on == network)
+                .collect(),
+            None => candidates,
+        };
+        match candidates.len() {
+            0 => Self::Missing,
+            1 => candidates
+                .pop()
+                .map_or(Self::Missing, |(_, node)| Self::Node(node)),
+            _ => {
+                let mut networks: Vec<String> =
+                    candidates.into_iter().map(|(network, _)| network).collect();
+                networks.sort();
+                Self::Ambiguous(networks)
+            }
+        }
+    }
+}
+
+/// The id and network of the node with this pubkey (on `network`, when named): one statement.
+pub async fn id_of(
+    db: &impl ConnectionTrait,
+    pubkey: &str,
+    network: Option<&str>,
+) -> Result<Resolved<(i64, String)>, DbErr> {
+    let nodes: Vec<(String, i64)> = pnode::Entity::find()
         .select_only()
+        .column(pnode::Column::Network)
         .column(pnode::Column::Id)
         .filter(pnode::Column::Pubkey.eq(pubkey))
         .into_tuple()
-        .one(db)
-        .await
+        .all(db)
+        .await?;
+    let nodes = nodes
+        .into_iter()
+        .map(|(on, id)| (on.clone(), (id, on)))
+        .collect();
+    Ok(Resolved::among(nodes, network))
 }
 
-/// The node with this pubkey, if there is one (three statements when it exists).
+/// The node with this pubkey (on `network`, when named): three statements when it exists.
 pub async fn find(
     db: &impl ConnectionTrait,
     pubkey: &str,
+    network: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Option<GlobalPnode>, DbErr> {
-    let Some(id) = id_of(db, pubkey).await? else {
-        return Ok(None);
+) -> Result<Resolved<GlobalPnode>, DbErr> {
+    let id = match id_of(db, pubkey, network).await? {
+        Resolved::Node((id, _)) => id,
+        Resolved::Missing => return Ok(Resolved::Missing),
+        Resolved::Ambiguous(networks) => return Ok(Resolved::Ambiguous(networks)),
     };
-    Ok(load(db, &[id], now, &Scope::Network)
+    let node = load(db, &[id], now, &Scope::Network)
         .await?
         .into_iter()
-        .next())
+        .next();
+    Ok(node.map_or(Resolved::Missing, Resolved::Node))
 }

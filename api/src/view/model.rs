@@ -49,7 +49,8 @@ use crate::domain::{seeds::Seed, timestamp};
         "uptime": 1.0,
         "seedVisibility": 0.5,
         "scoredAt": "2025-12-06T21:49:20.120Z"
-    }
+    },
+    "network": "mainnet"
 }))]
 pub struct GlobalPnode {
     /// Database id.
@@ -110,6 +111,10 @@ pub struct GlobalPnode {
     /// What `score` is made of; null with it.
     #[schema(required = true)]
     pub score_parts: Option<ScoreParts>,
+    /// The network it gossips on: a node is (network, pubkey), so a pubkey on two networks is
+    /// two nodes, each listed.
+    #[schema(example = "mainnet")]
+    pub network: String,
 }
 
 /// The parts of a node's health score, each 0-1, as of `scoredAt`.

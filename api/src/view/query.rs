@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::domain::params::{self, InvalidParameter, non_empty};
+use crate::domain::{
+    network::{self, Network},
+    params::{self, InvalidParameter, non_empty},
+};
 
 /// Most nodes one page may hold.
 pub(crate) const MAX_LIMIT: u64 = 1000;
@@ -22,6 +25,14 @@ const MAX_VERSION_BYTES: usize = 128;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RawPnodeQuery {
+    /// Only nodes of these networks: one name or a comma list (default: every network). A name
+    /// this service does not know is a 400.
+    #[param(
+        example = "mainnet",
+        max_length = 200,
+        pattern = r"^[a-z][a-z0-9-]{0,31}( *, *[a-z][a-z0-9-]{0,31})*$"
+    )]
+    pub network: Option<String>,
     /// Only nodes this seed (its base URL) has reported.
     #[param(
         example = "http://192.190.136.36:6000",
@@ -85,6 +96,8 @@ pub struct PnodeQuery {
 /// Which nodes to include.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Filter {
+    /// `None`: every network.
+    pub networks: Option<Vec<Network>>,
     pub seed: Option<String>,
     pub reachable: Option<bool>,
     pub public: Option<bool>,
@@ -181,8 +194,15 @@ impl PnodeQuery {
                 answered_at,
             } => format!("answer={base_url:?}@{}&", answered_at.timestamp_micros()),
         };
+        let networks = f.networks.as_ref().map(|names| {
+            names
+                .iter()
+                .map(Network::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         format!(
-            "{scope}seed={:?}&reachable={:?}&public={:?}&version={:?}&q={:?}&sort={}&order={}&limit={:?}&offset={}",
+            "{scope}network={networks:?}&seed={:?}&reachable={:?}&public={:?}&version={:?}&q={:?}&sort={}&order={}&limit={:?}&offset={}",
             f.seed,
             f.reachable,
             f.public,
@@ -204,10 +224,10 @@ fn name_of<T: PartialEq>(choices: &[(&'static str, T)], value: T) -> &'static st
         .map_or("", |(name, _)| name)
 }
 
-impl TryFrom<RawPnodeQuery> for PnodeQuery {
-    type Error = InvalidParameter;
-
-    fn try_from(raw: RawPnodeQuery) -> Result<Self, InvalidParameter> {
+impl PnodeQuery {
+    /// The query `raw` asks for, its networks among `known`.
+    pub fn parse(raw: RawPnodeQuery, known: &[Network]) -> Result<Self, InvalidParameter> {
+        let networks = network::selection(raw.network.as_deref(), known)?;
         let text = non_empty(raw.q)
             .map(|q| params::text("q", q))
             .transpose()?
@@ -225,6 +245,7 @@ impl TryFrom<RawPnodeQuery> for PnodeQuery {
         Ok(Self {
             scope: Scope::Network,
             filter: Filter {
+                networks,
                 seed: non_empty(raw.seed)
                     .map(|seed| params::text("seed", seed))
                     .transpose()?
@@ -281,7 +302,8 @@ mod tests {
             .join("&");
         let raw =
             actix_web::web::Query::<RawPnodeQuery>::from_query(&query).expect("a query string");
-        PnodeQuery::try_from(raw.into_inner())
+        let known = ["mainnet", "devnet"].map(|n| n.parse().expect("a name"));
+        PnodeQuery::parse(raw.into_inner(), &known)
     }
 
     #[test]
@@ -292,6 +314,7 @@ mod tests {
     #[test]
     fn every_parameter_is_read() {
         let query = parse(&[
+            ("network", "mainnet,devnet"),
             ("seed", "http://127.0.0.1:6000/"),
             ("reachable", "true"),
             ("public", "false"),
@@ -309,6 +332,10 @@ mod tests {
             PnodeQuery {
                 scope: Scope::Network,
                 filter: Filter {
+                    networks: Some(vec![
+                        "devnet".parse().expect("a name"),
+                        "mainnet".parse().expect("a name")
+                    ]),
                     seed: Some("http://127.0.0.1:6000".into()),
                     reachable: Some(true),
                     public: Some(false),
@@ -338,6 +365,7 @@ mod tests {
             ("limit", "1001", "from 1 to 1000"),
             ("limit", "ten", "from 1 to 1000"),
             ("offset", "-1", "from 0 to"),
+            ("network", "testnet", "mainnet, devnet"),
         ];
         for (parameter, value, expected) in cases {
             let err = parse(&[(parameter, value)]).expect_err(parameter);

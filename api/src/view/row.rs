@@ -27,6 +27,7 @@ pub(super) fn prefix(table: &str) -> String {
 #[sea_orm(entity = "pnode::Entity")]
 pub(super) struct NodeColumns {
     id: i64,
+    network: String,
     pubkey: String,
     reachable: bool,
     failure_count: i64,
@@ -141,6 +142,7 @@ impl Details {
             score: score_parts.as_ref().and(node.score).map(shown_score),
             score_parts,
             id: node.id,
+            network: node.network,
             pubkey: node.pubkey,
             reachable: node.reachable,
             failure_count: node.failure_count,

@@ -30,12 +30,16 @@ fn shown_sample() -> Pick {
     Pick {
         among: 2,
         preferring: Some(sample::Column::BytesPerSecond.into_iden()),
+        freshest: None,
     }
 }
 
 /// `pnodes p` with each node's newest observation `o` and shown sample `s` joined; all their
-/// columns can be read. In a seed's scope, `o` is the node's observation in that seed's newest
-/// answer, and nodes without one are left out.
+/// columns can be read. The newest observation is the freshest report of the node's newest cycle
+/// (highest `last_seen_timestamp`; ties by the seed listed first, whose answer is written
+/// first): the rule the collector's copies on the node's row follow too, so that seeds that
+/// disagree give one value. In a seed's scope, `o` is the node's observation in that seed's
+/// newest answer, and nodes without one are left out.
 pub(crate) fn with_latest(backend: DbBackend, select: &mut SelectStatement, scope: &Scope) {
     let node_id = || Expr::col((NODE, pnode::Column::Id));
     match scope {
@@ -46,7 +50,7 @@ pub(crate) fn with_latest(backend: DbBackend, select: &mut SelectStatement, scop
             &PickedJoin {
                 kind: JoinType::LeftJoin,
                 alias: OBSERVATION,
-                pick: Pick::newest(),
+                pick: Pick::freshest(observation::Column::LastSeenTimestamp),
             },
         ),
         Scope::Seed {
@@ -111,6 +115,12 @@ fn needs_latest(query: &PnodeQuery) -> bool {
 
 fn filter(filter: &Filter) -> Condition {
     let mut all = Condition::all();
+    if let Some(networks) = &filter.networks {
+        all = all.add(
+            Expr::col((NODE, pnode::Column::Network))
+                .is_in(networks.iter().map(|network| network.as_str().to_owned())),
+        );
+    }
     if let Some(seed) = &filter.seed {
         const SIGHTING: &str = "ss";
         all = all.add(Expr::exists(
@@ -230,15 +240,13 @@ pub(crate) fn details(
     let pubkey = || Expr::col((NODE, pnode::Column::Pubkey));
     let credits = [snapshot::Column::Credits.into_iden()];
     let day_ago = now - chrono::Duration::hours(24);
+    let of_its_network = || credit_snapshots(Expr::col((NODE, pnode::Column::Network)));
     select
+        .expr_as(of_its_network().newest(&credits, pubkey(), 1), CREDITS_NOW)
         .expr_as(
-            credit_snapshots().newest(&credits, pubkey(), 1),
-            CREDITS_NOW,
-        )
-        .expr_as(
-            credit_snapshots()
+            of_its_network()
                 .newest(&credits, pubkey(), 1)
-                .and_where(credit_snapshots().time_of_newest().lte(day_ago))
+                .and_where(of_its_network().time_of_newest().lte(day_ago))
                 .to_owned(),
             CREDITS_DAY_AGO,
         );
@@ -283,6 +291,7 @@ mod tests {
         PnodeQuery {
             scope: Scope::Network,
             filter: Filter {
+                networks: Some(vec!["devnet".parse().expect("a name")]),
                 seed: Some("http://127.0.0.1:6000".into()),
                 reachable: Some(true),
                 public: Some(false),

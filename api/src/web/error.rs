@@ -31,6 +31,11 @@ pub(crate) struct ErrorBody {
     /// What went wrong, for a program: a stable snake_case code.
     #[schema(example = "invalid_parameter")]
     pub code: String,
+    /// With `ambiguous_pubkey` (409) only: the networks the pubkey is a node on; name one with
+    /// `network=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["devnet", "mainnet"]))]
+    pub networks: Option<Vec<String>>,
 }
 
 impl ErrorBody {
@@ -39,6 +44,7 @@ impl ErrorBody {
         Self {
             error: text::bounded(&error, MAX_MESSAGE_BYTES),
             code,
+            networks: None,
         }
     }
 }
@@ -55,6 +61,16 @@ pub(crate) enum ApiError {
     /// No such thing, or no such route.
     #[error("{0}")]
     NotFound(String),
+    /// The pubkey is a node on several networks and the request named none.
+    #[error(
+        "pubkey {} is a node on several networks ({}): name one with `network=`",
+        crate::domain::params::excerpt(.pubkey),
+        .networks.join(", ")
+    )]
+    AmbiguousPubkey {
+        pubkey: String,
+        networks: Vec<String>,
+    },
     /// The path exists, but not for this method.
     #[error(
         "method {} is not allowed here; allowed: {}",
@@ -96,6 +112,7 @@ impl ApiError {
             Self::InvalidParameter(_) => "invalid_parameter",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
+            Self::AmbiguousPubkey { .. } => "ambiguous_pubkey",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
             Self::Overloaded(_) => "overloaded",
@@ -129,6 +146,7 @@ impl ResponseError for ApiError {
         match self {
             Self::InvalidParameter(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::AmbiguousPubkey { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Overloaded(_) | Self::TooManyStreams(_) => {
@@ -157,7 +175,11 @@ impl ResponseError for ApiError {
             let seconds = crate::domain::timestamp::seconds_up(*wait).to_string();
             response.insert_header((header::RETRY_AFTER, seconds));
         }
-        let mut response = response.json(ErrorBody::new(self.to_string(), self.code().to_owned()));
+        let mut body = ErrorBody::new(self.to_string(), self.code().to_owned());
+        if let Self::AmbiguousPubkey { networks, .. } = self {
+            body.networks = Some(networks.clone());
+        }
+        let mut response = response.json(body);
         if let Self::Database(err) = self
             && db::is_unavailable(err)
         {
@@ -179,6 +201,7 @@ impl From<ViewError> for ApiError {
         match err {
             ViewError::Database(err) => Self::Database(err),
             ViewError::NotFound(what) => Self::NotFound(what),
+            ViewError::Ambiguous { pubkey, networks } => Self::AmbiguousPubkey { pubkey, networks },
             ViewError::Shared(shared) => shared.into(),
             ViewError::Busy(busy) => Self::Overloaded(busy),
             other => Self::Internal(other.into()),
@@ -192,6 +215,10 @@ impl From<Arc<ViewError>> for ApiError {
         match err.as_ref() {
             ViewError::Database(db) => Self::Database(db.clone()),
             ViewError::NotFound(what) => Self::NotFound(what.clone()),
+            ViewError::Ambiguous { pubkey, networks } => Self::AmbiguousPubkey {
+                pubkey: pubkey.clone(),
+                networks: networks.clone(),
+            },
             ViewError::Shared(shared) => Arc::clone(shared).into(),
             ViewError::Busy(busy) => Self::Overloaded(busy.clone()),
             other => Self::Internal(anyhow::anyhow!("{other}")),

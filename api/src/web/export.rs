@@ -93,7 +93,7 @@ fn accepted(req: &HttpRequest) -> Format {
 pub(crate) type Column = (&'static str, &'static str);
 
 /// The columns of `/api/pnodes` as CSV, in order.
-pub(crate) const PNODE_COLUMNS: [Column; 35] = [
+pub(crate) const PNODE_COLUMNS: [Column; 36] = [
     ("id", "/id"),
     ("pubkey", "/pubkey"),
     ("reachable", "/reachable"),
@@ -129,6 +129,7 @@ pub(crate) const PNODE_COLUMNS: [Column; 35] = [
     ("scoreUptime", "/scoreParts/uptime"),
     ("scoreSeedVisibility", "/scoreParts/seedVisibility"),
     ("scoredAt", "/scoreParts/scoredAt"),
+    ("network", "/network"),
 ];
 
 /// The columns of a node's history as CSV: its stats buckets, oldest first.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::{
     db::{Database, health::WriteHealth},
-    domain::seeds::Seeds,
+    domain::{network::Network, seeds::Seeds},
     observe::memory::MemoryProbe,
     push::events::hub::EventHub,
     view::{cost::ViewMetrics, overload::FullViewGate},
@@ -17,8 +17,12 @@ pub(crate) struct AppState {
     pub db: Database,
     /// The collector's writes, when this process collects.
     pub write_health: Option<Arc<WriteHealth>>,
-    /// The configured seeds, listed by the view.
+    /// The configured seeds, listed by the view (each on its network).
     pub seeds: Seeds,
+    /// The networks `network=` may name: the seeds' and the default one, sorted.
+    pub networks: Vec<Network>,
+    /// Each network's credits source, by its URL without user info.
+    pub credits: Vec<(Network, String)>,
     /// An unfinished collection run older than this was abandoned, not running.
     pub cycle_stale_after: chrono::Duration,
     /// This process's memory, for the memory endpoint, `/metrics` and the view's debug lines.

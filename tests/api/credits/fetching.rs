@@ -138,7 +138,7 @@ async fn a_transient_failure_is_tried_again_and_the_refresh_goes_through(backend
         retries: 2,
         ..policy()
     };
-    let report = refresh(test.db.conn(), &client(), &url, &patient, t0())
+    let report = refresh(test.db.conn(), &client(), "mainnet", &url, &patient, t0())
         .await
         .expect("the third attempt answers");
     assert_eq!(
@@ -151,7 +151,7 @@ async fn a_transient_failure_is_tried_again_and_the_refresh_goes_through(backend
 /// What a refresh says when its fetch fails (it never reaches the database then).
 async fn refresh_without_a_database(url: &str, policy: &CreditsPolicy) -> CreditsError {
     let test = TestDb::open(&Backend::Sqlite).await;
-    refresh(test.db.conn(), &client(), url, policy, t0())
+    refresh(test.db.conn(), &client(), "mainnet", url, policy, t0())
         .await
         .expect_err("the fetch fails")
 }

@@ -18,7 +18,7 @@ async fn refreshes_store_what_changed_and_what_grew_old(backend: Backend) {
     insert_nodes(db, &known).await;
     let before = truth(&client, &url).await;
 
-    let report = refresh(db, &client, &url, &policy, t0())
+    let report = refresh(db, &client, "mainnet", &url, &policy, t0())
         .await
         .expect("first");
     let expected = CreditsReport {
@@ -51,7 +51,7 @@ async fn refreshes_store_what_changed_and_what_grew_old(backend: Backend) {
         && s.credits == before[&s.pod_pubkey]));
 
     let later = t0() + TimeDelta::hours(1);
-    let report = refresh(db, &client, &url, &policy, later)
+    let report = refresh(db, &client, "mainnet", &url, &policy, later)
         .await
         .expect("same");
     assert_eq!(
@@ -70,7 +70,7 @@ async fn refreshes_store_what_changed_and_what_grew_old(backend: Backend) {
         "{changed:?}"
     );
     let t2 = t0() + TimeDelta::hours(2);
-    let report = refresh(db, &client, &url, &policy, t2)
+    let report = refresh(db, &client, "mainnet", &url, &policy, t2)
         .await
         .expect("changed");
     assert_eq!(report.snapshots, changed.len());
@@ -84,7 +84,7 @@ async fn refreshes_store_what_changed_and_what_grew_old(backend: Backend) {
 
     // A day after the newest snapshot, every pod is stored again though nothing changed.
     let next_day = t2 + TimeDelta::hours(24);
-    let report = refresh(db, &client, &url, &policy, next_day)
+    let report = refresh(db, &client, "mainnet", &url, &policy, next_day)
         .await
         .expect("old");
     assert_eq!((report.snapshots, report.nodes_updated), (pods.len(), 0));
@@ -99,7 +99,7 @@ async fn a_garbage_answer_changes_nothing(backend: Backend) {
     let (client, url, policy, db) = (client(), sim.credits_url(), policy(), test.db.conn());
     let pods: Vec<String> = sim.pods().into_iter().map(|pod| pod.pubkey).collect();
     insert_nodes(db, &pods[..5]).await;
-    refresh(db, &client, &url, &policy, t0())
+    refresh(db, &client, "mainnet", &url, &policy, t0())
         .await
         .expect("first");
     let (nodes, snapshots) = (all_nodes(db).await, snapshot_count(db).await);
@@ -107,7 +107,7 @@ async fn a_garbage_answer_changes_nothing(backend: Backend) {
     sim.tick();
     sim.set_credits_fault(true);
     let much_later = t0() + TimeDelta::days(3);
-    let err = refresh(db, &client, &url, &policy, much_later)
+    let err = refresh(db, &client, "mainnet", &url, &policy, much_later)
         .await
         .expect_err("garbage");
     assert!(matches!(err.kind(), "not_json" | "shape"), "{err}");
@@ -115,7 +115,7 @@ async fn a_garbage_answer_changes_nothing(backend: Backend) {
     assert_eq!(snapshot_count(db).await, snapshots);
 
     sim.set_credits_fault(false);
-    let report = refresh(db, &client, &url, &policy, much_later)
+    let report = refresh(db, &client, "mainnet", &url, &policy, much_later)
         .await
         .expect("healed");
     assert_eq!(report.snapshots, pods.len());

@@ -23,7 +23,7 @@ async fn thousands_of_pods_cost_a_few_statements_and_resets_are_recorded(backend
     };
 
     let statements = test.db.statements_executed();
-    let report = store(db, SOURCE, &at(|i| i + 10), &policy(), t0())
+    let report = store(db, "mainnet", SOURCE, &at(|i| i + 10), &policy(), t0())
         .await
         .expect("store");
     let used = test.db.statements_executed() - statements;
@@ -51,7 +51,7 @@ async fn thousands_of_pods_cost_a_few_statements_and_resets_are_recorded(backend
 
     // The source resets everyone to 3: lower values are changes too.
     let reset = t0() + TimeDelta::minutes(5);
-    let report = store(db, SOURCE, &at(|_| 3), &policy(), reset)
+    let report = store(db, "mainnet", SOURCE, &at(|_| 3), &policy(), reset)
         .await
         .expect("reset");
     assert_eq!(
@@ -76,9 +76,16 @@ async fn a_pod_listed_twice_keeps_its_first_value(backend: Backend) {
         pubkey: "pod".into(),
         credits,
     };
-    let report = store(db, SOURCE, &[credit(1), credit(2)], &policy(), t0())
-        .await
-        .expect("store");
+    let report = store(
+        db,
+        "mainnet",
+        SOURCE,
+        &[credit(1), credit(2)],
+        &policy(),
+        t0(),
+    )
+    .await
+    .expect("store");
     assert_eq!(
         (report.received, report.skipped, report.snapshots),
         (1, 1, 1)

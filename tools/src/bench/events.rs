@@ -108,7 +108,7 @@ async fn commit_one(db: &Database, round: usize) -> anyhow::Result<i64> {
         pubkey: format!("bench{round}"),
         reachable: round.is_multiple_of(2),
     };
-    let stored = events::record(&txn, vec![change], now).await?;
+    let stored = events::record(&txn, "mainnet", vec![change], now).await?;
     version::bump(&txn, now).await?;
     txn.commit().await?;
     stored.first().map(|event| event.id).context("an event id")

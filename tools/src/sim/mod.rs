@@ -52,6 +52,9 @@ pub struct SimConfig {
     /// Every this many ticks each pod changes version once, and every three times as many moves
     /// to another address (pods in turn, not all at once); 0: versions and addresses never change.
     pub churn_every: u64,
+    /// The pubkeys of the first pods, instead of random ones: nodes that are on another
+    /// simulated network too (the rest of the network is the same as without them).
+    pub shared_pubkeys: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -66,6 +69,7 @@ impl Default for SimConfig {
             missing_pubkeys: 1,
             invalid_pubkeys: 1,
             churn_every: 0,
+            shared_pubkeys: Vec::new(),
         }
     }
 }

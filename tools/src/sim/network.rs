@@ -64,7 +64,8 @@ impl Network {
             .iter()
             .enumerate()
             .map(|(index, &rpc_port)| {
-                let pubkey = Some(rng.pubkey());
+                let random = rng.pubkey();
+                let pubkey = Some(config.shared_pubkeys.get(index).cloned().unwrap_or(random));
                 let public = is_public(config, index);
                 Node::random(
                     &mut rng,

@@ -91,6 +91,7 @@ pub struct CreditsReport {
 pub async fn refresh<C>(
     db: &C,
     client: &reqwest::Client,
+    network: &str,
     url: &str,
     policy: &CreditsPolicy,
     now: DateTime<Utc>,
@@ -98,19 +99,44 @@ pub async fn refresh<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    let fetched = fetch_patiently(client, url, policy).await?;
+    stored(db, network, url, fetched, policy, now).await
+}
+
+/// Fetches `url`, trying again (with backoff and jitter) after a transient failure: the pods'
+/// credits, and how many entries were skipped.
+pub async fn fetch_patiently(
+    client: &reqwest::Client,
+    url: &str,
+    policy: &CreditsPolicy,
+) -> Result<(Vec<Credit>, usize), CreditsError> {
     let retry = ExponentialBuilder::default()
         .with_min_delay(policy.retry_wait)
         .with_max_times(policy.retries)
         .with_jitter();
-    let (credits, skipped) = (|| fetch(client, url, policy))
+    (|| fetch(client, url, policy))
         .retry(retry)
         .sleep(tokio::time::sleep)
         .when(CreditsError::is_transient)
         .notify(|err, wait| {
             tracing::debug!(kind = err.kind(), error = %err, ?wait, "credits fetch failed; trying again");
         })
-        .await?;
-    let mut report = store(db, url, &credits, policy, now).await?;
+        .await
+}
+
+/// Stores what [`fetch_patiently`] fetched from `network`'s `url` at `now`.
+pub async fn stored<C>(
+    db: &C,
+    network: &str,
+    url: &str,
+    (credits, skipped): (Vec<Credit>, usize),
+    policy: &CreditsPolicy,
+    now: DateTime<Utc>,
+) -> Result<CreditsReport, CreditsError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut report = store(db, network, url, &credits, policy, now).await?;
     report.skipped += skipped;
     tracing::debug!(?report, "credits stored");
     Ok(report)

@@ -22,14 +22,16 @@ use crate::{
 /// A pod's newest snapshot.
 type Newest = snapshot::Model;
 
-/// Stores one fetched answer at `now`, in one transaction: a `pod_credits_snapshots` row
-/// (`source_url` = `url`) per pod whose newest snapshot is at least `policy.snapshot_every` old
-/// or holds another value, and `pnodes.latest_credits` / `credits_updated_at` for every known
-/// node (matched by pubkey) whose value changed or was null. Pods not in `pnodes` still get
+/// Stores one fetched answer of `network`'s source at `now`, in one transaction: a
+/// `pod_credits_snapshots` row (`source_url` = `url`) per pod whose newest snapshot on the network
+/// is at least `policy.snapshot_every` old or holds another value, and `pnodes.latest_credits` /
+/// `credits_updated_at` for every known node of the network (matched by pubkey) whose value
+/// changed or was null. Pods not in `pnodes` still get
 /// snapshots: credits may arrive before gossip. A pubkey listed twice keeps its first entry.
 #[tracing::instrument(level = "debug", name = "store credits", skip(db, credits, policy), fields(pods = credits.len()))]
 pub async fn store<C>(
     db: &C,
+    network: &str,
     url: &str,
     credits: &[Credit],
     policy: &CreditsPolicy,
@@ -57,11 +59,12 @@ where
 
     let txn = db.begin().await?;
     let pubkeys: Vec<&str> = credits.iter().map(|c| c.pubkey.as_str()).collect();
-    let newest = newest(&txn, &pubkeys).await?;
+    let newest = newest(&txn, network, &pubkeys).await?;
     let due: Vec<_> = credits
         .iter()
         .filter(|c| snapshot_due(newest.get(&c.pubkey), c.credits, every, now))
         .map(|c| snapshot::ActiveModel {
+            network: Set(network.to_owned()),
             pod_pubkey: Set(c.pubkey.clone()),
             credits: Set(c.credits),
             observed_at: Set(now),
@@ -77,7 +80,7 @@ where
         report.snapshots += usize::try_from(inserted).unwrap_or(usize::MAX);
     }
 
-    let changed = changed_nodes(&txn, &credits).await?;
+    let changed = changed_nodes(&txn, network, &credits).await?;
     for chunk in changed.chunks(ROWS_PER_STATEMENT) {
         report.nodes_updated += set_latest(&txn, chunk, now).await?;
     }
@@ -87,7 +90,7 @@ where
             snapshots: i64::try_from(report.snapshots).unwrap_or(i64::MAX),
             nodes_updated: i64::try_from(report.nodes_updated).unwrap_or(i64::MAX),
         };
-        report.events = events::record(&txn, vec![change], now).await?;
+        report.events = events::record(&txn, network, vec![change], now).await?;
         version::bump(&txn, now).await?;
     }
     txn.commit().await?;
@@ -107,11 +110,12 @@ fn snapshot_due(
 /// The newest snapshot of each of `pubkeys` that has one, keyed by pubkey.
 async fn newest(
     db: &impl ConnectionTrait,
+    network: &str,
     pubkeys: &[&str],
 ) -> Result<HashMap<String, Newest>, DbErr> {
     let mut newest = HashMap::with_capacity(pubkeys.len());
     for chunk in pubkeys.chunks(ROWS_PER_STATEMENT) {
-        let statement = newest_snapshots(db.get_database_backend(), chunk);
+        let statement = newest_snapshots(db.get_database_backend(), network, chunk);
         for row in db.query_all_raw(statement).await? {
             let snapshot = snapshot::Model::from_query_result(&row, "")?;
             newest.insert(snapshot.pod_pubkey.clone(), snapshot);
@@ -120,22 +124,25 @@ async fn newest(
     Ok(newest)
 }
 
-/// The newest snapshot of each of `pubkeys`, driven by the list itself (a VALUES table `k`), so
-/// that each pod costs one index walk and no pod's older history is read.
-fn newest_snapshots(backend: DbBackend, pubkeys: &[&str]) -> Statement {
+/// The newest snapshot on `network` of each of `pubkeys`, driven by the list itself (a VALUES
+/// table `k`), so that each pod costs one index walk and no pod's older history is read.
+fn newest_snapshots(backend: DbBackend, network: &str, pubkeys: &[&str]) -> Statement {
     const KEYS: &str = "k";
     /// The one column of a VALUES table, as both backends name it.
     const KEY: &str = "column1";
     let keys = Query::select()
         .from_values(pubkeys.iter().map(|&key| key.to_owned()), KEYS)
         .to_owned();
-    let statement = credit_snapshots().newest_of_each(backend, keys, Expr::col((KEYS, KEY)));
+    let statement =
+        credit_snapshots(Expr::val(network)).newest_of_each(backend, keys, Expr::col((KEYS, KEY)));
     backend.build(&statement)
 }
 
-/// The known nodes among `credits` whose `latest_credits` differs (or is null): (id, credits).
+/// The known nodes of `network` among `credits` whose `latest_credits` differs (or is null):
+/// (id, credits).
 async fn changed_nodes(
     db: &impl ConnectionTrait,
+    network: &str,
     credits: &[&Credit],
 ) -> Result<Vec<(i64, i64)>, DbErr> {
     let mut changed = Vec::new();
@@ -151,6 +158,7 @@ async fn changed_nodes(
                 pnode::Column::Pubkey,
                 pnode::Column::LatestCredits,
             ])
+            .filter(pnode::Column::Network.eq(network))
             .filter(pnode::Column::Pubkey.is_in(by_pubkey.keys().copied()))
             .into_tuple()
             .all(db)
@@ -194,6 +202,7 @@ mod tests {
     fn newest(credits: i64, seconds_ago: i64, now: DateTime<Utc>) -> Newest {
         Newest {
             id: 1,
+            network: "devnet".into(),
             pod_pubkey: "pod".into(),
             credits,
             observed_at: now - TimeDelta::seconds(seconds_ago),
@@ -209,7 +218,7 @@ mod tests {
         ] {
             insta::assert_snapshot!(
                 format!("{name}_newest_snapshots"),
-                newest_snapshots(backend, &["a", "b"]).sql
+                newest_snapshots(backend, "devnet", &["a", "b"]).sql
             );
         }
     }

@@ -50,6 +50,8 @@ pub struct HubSettings {
 #[derive(Debug)]
 pub struct Frame {
     pub id: i64,
+    /// The network of its event; `None` for a `reset`, which every stream is sent.
+    pub network: Option<Arc<str>>,
     pub bytes: Bytes,
 }
 
@@ -58,6 +60,7 @@ impl Frame {
         let data = serde_json::to_string(event).unwrap_or_default();
         Self {
             id: event.id,
+            network: Some(Arc::from(event.network.as_str())),
             bytes: Bytes::from(format!(
                 "id: {}\nevent: {}\ndata: {data}\n\n",
                 event.id,
@@ -71,6 +74,7 @@ impl Frame {
     pub fn reset(newest: i64) -> Self {
         Self {
             id: newest,
+            network: None,
             bytes: Bytes::from(format!(
                 "id: {newest}\nevent: reset\ndata: {{\"id\":{newest},\"kind\":\"reset\"}}\n\n"
             )),

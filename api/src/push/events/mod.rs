@@ -154,6 +154,9 @@ pub struct Event {
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
+    /// The network whose cycle, node or credits it is about.
+    #[schema(example = "mainnet")]
+    pub network: String,
     #[serde(flatten)]
     pub change: Change,
 }
@@ -165,6 +168,7 @@ impl Event {
             Ok(change) => Some(Self {
                 id: row.id,
                 at: row.at,
+                network: row.network,
                 change,
             }),
             Err(err) => {
@@ -175,15 +179,18 @@ impl Event {
     }
 }
 
-/// Stores `changes` at `now`, in order, in `db`'s transaction; returns them with their ids.
+/// Stores `changes` of `network` at `now`, in order, in `db`'s transaction; returns them with
+/// their ids.
 pub async fn record(
     db: &impl ConnectionTrait,
+    network: &str,
     changes: Vec<Change>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, DbErr> {
     let mut stored = Vec::with_capacity(changes.len());
     for chunk in changes.chunks(ROWS_PER_STATEMENT) {
         let rows = chunk.iter().map(|change| event::ActiveModel {
+            network: Set(network.to_owned()),
             kind: Set(change.kind().to_owned()),
             at: Set(now),
             // A `Change` always encodes.
@@ -199,11 +206,12 @@ pub async fn record(
     Ok(stored)
 }
 
-/// The node changes since each node was last announced, as of a cycle closing at `now` (nodes
-/// not observed since `now - gone_after` are gone); marks them announced. One statement, plus
-/// one per 1,000 changed nodes.
+/// The changes of `network`'s nodes since each was last announced, as of a cycle closing at `now`
+/// (nodes not observed since `now - gone_after` are gone); marks them announced. One statement,
+/// plus one per 1,000 changed nodes.
 pub async fn announce_nodes(
     db: &impl ConnectionTrait,
+    network: &str,
     now: DateTime<Utc>,
     gone_after: Duration,
 ) -> Result<Vec<Change>, DbErr> {
@@ -214,38 +222,9 @@ pub async fn announce_nodes(
             .add(P::GossipObservedAt.is_null())
             .add(P::GossipObservedAt.lt(cutoff))
     };
-    let differs = |now: P, announced: P| {
-        Condition::all().add(now.is_not_null()).add(
-            Condition::any()
-                .add(announced.is_null())
-                .add(Expr::col(now).ne(Expr::col(announced))),
-        )
-    };
     let changed = pnode::Entity::find()
-        .filter(
-            Condition::any()
-                .add(P::AnnouncedAt.is_null())
-                .add(Expr::col(P::Reachable).ne(Expr::col(P::AnnouncedReachable)))
-                .add(P::AnnouncedReachable.is_null())
-                // Unknown since the upgrade: recorded, not announced.
-                .add(P::AnnouncedGone.is_null())
-                .add(differs(P::GossipVersion, P::AnnouncedVersion))
-                .add(differs(P::GossipAddress, P::AnnouncedAddress))
-                .add(
-                    Condition::all()
-                        .add(
-                            Condition::any()
-                                .add(P::AnnouncedGone.is_null())
-                                .add(P::AnnouncedGone.eq(false)),
-                        )
-                        .add(gone()),
-                )
-                .add(
-                    Condition::all()
-                        .add(P::AnnouncedGone.eq(true))
-                        .add(P::GossipObservedAt.gte(cutoff)),
-                ),
-        )
+        .filter(P::Network.eq(network))
+        .filter(unannounced(cutoff))
         .order_by_asc(P::Id)
         .all(db)
         .await?;
@@ -276,6 +255,46 @@ pub async fn announce_nodes(
             .await?;
     }
     Ok(changes)
+}
+
+/// The rows whose state differs from what was last announced of them, as of `cutoff` (nodes not
+/// observed since are gone).
+fn unannounced(cutoff: DateTime<Utc>) -> Condition {
+    use pnode::Column as P;
+    let gone = || {
+        Condition::any()
+            .add(P::GossipObservedAt.is_null())
+            .add(P::GossipObservedAt.lt(cutoff))
+    };
+    let differs = |now: P, announced: P| {
+        Condition::all().add(now.is_not_null()).add(
+            Condition::any()
+                .add(announced.is_null())
+                .add(Expr::col(now).ne(Expr::col(announced))),
+        )
+    };
+    Condition::any()
+        .add(P::AnnouncedAt.is_null())
+        .add(Expr::col(P::Reachable).ne(Expr::col(P::AnnouncedReachable)))
+        .add(P::AnnouncedReachable.is_null())
+        // Unknown since the upgrade: recorded, not announced.
+        .add(P::AnnouncedGone.is_null())
+        .add(differs(P::GossipVersion, P::AnnouncedVersion))
+        .add(differs(P::GossipAddress, P::AnnouncedAddress))
+        .add(
+            Condition::all()
+                .add(
+                    Condition::any()
+                        .add(P::AnnouncedGone.is_null())
+                        .add(P::AnnouncedGone.eq(false)),
+                )
+                .add(gone()),
+        )
+        .add(
+            Condition::all()
+                .add(P::AnnouncedGone.eq(true))
+                .add(P::GossipObservedAt.gte(cutoff)),
+        )
 }
 
 /// What changed of `node` since it was last announced.

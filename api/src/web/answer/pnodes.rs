@@ -15,7 +15,7 @@ use futures_util::{Stream, StreamExt as _, TryStreamExt as _, stream};
 
 use super::{Answer, Check, Fresh, Media, Validity};
 use crate::{
-    domain::seeds::Seed,
+    domain::{network::Network, seeds::Seed},
     view::{
         self, Selection, ViewError,
         cost::RequestCost,
@@ -247,19 +247,22 @@ async fn csv(
     Ok(answer.finish(response))
 }
 
-/// `/api/pnodes/{pubkey}`: the node as JSON, cut from the node table when the cache holds it,
-/// else read from the database; `None` when no node has the pubkey.
+/// `/api/pnodes/{pubkey}` (on `network`, when named): the node as JSON, cut from the node table
+/// when the cache holds it, else read from the database; a 404 when no node has the pubkey, a
+/// 409 when several have it and no network is named.
 pub(crate) async fn respond_one(
     req: &HttpRequest,
     state: &AppState,
     pubkey: &str,
-) -> Result<Option<HttpResponse>, ApiError> {
+    network: Option<&Network>,
+) -> Result<HttpResponse, ApiError> {
+    let network = network.map(Network::as_str);
     // `creditDelta24h` moves with the clock.
-    let answer = Answer::json(format!("/api/pnodes/{pubkey}"))
+    let answer = Answer::json(format!("/api/pnodes/{pubkey}?network={network:?}"))
         .valid(Validity::DataAndClock)
         .of_something_that_may_not_exist();
     let fresh = match answer.check(req, state).await? {
-        Check::Current(not_modified) => return Ok(Some(not_modified)),
+        Check::Current(not_modified) => return Ok(not_modified),
         Check::Needed(fresh) => fresh,
     };
     let db = state.db.conn();
@@ -270,17 +273,19 @@ pub(crate) async fn respond_one(
         db,
         &state.seeds,
         stamp,
-        pubkey,
+        (pubkey, network),
         answer.key.clone(),
         encoding,
     ));
     if let Some(node) = cached.await {
-        return Ok(node?.map(|body| fresh.validators.ok().body(body)));
+        let body = node?.found(pubkey)?;
+        return Ok(fresh.validators.ok().body(body));
     }
     let found = cost
         .statements()
-        .count(view::find(db, pubkey, Utc::now()))
+        .count(view::find(db, pubkey, network, Utc::now()))
         .await?;
-    cost.loaded(found.as_slice());
-    Ok(found.map(|node| fresh.validators.ok_to_compress().json(node)))
+    let node = found.found(pubkey)?;
+    cost.loaded(std::slice::from_ref(&node));
+    Ok(fresh.validators.ok_to_compress().json(node))
 }

@@ -8,7 +8,7 @@ use super::{CacheError, ViewCache};
 use crate::{
     domain::seeds::Seeds,
     view::{
-        ViewError,
+        Resolved, ViewError,
         query::{Order, PnodeQuery},
     },
     web::compression::Encoding,
@@ -77,31 +77,34 @@ impl ViewCache {
         })
     }
 
-    /// `/api/pnodes/{pubkey}` (the question `what`) at `stamp`, in `encoding`: `Some(None)` when
-    /// no node has this pubkey; `None` when the cache is off or the network too large for it.
+    /// `/api/pnodes/{pubkey}` (the question `what`) of `(pubkey, network)` at `stamp`, in
+    /// `encoding`: resolved as `view::Resolved` says; `None` when the cache is off or the network
+    /// too large for it.
     pub(crate) async fn pnode(
         &self,
         db: &DatabaseConnection,
         seeds: &Seeds,
         stamp: i64,
-        pubkey: &str,
+        (pubkey, network): (&str, Option<&str>),
         what: String,
         encoding: Encoding,
-    ) -> Option<Result<Option<Bytes>, CacheError>> {
+    ) -> Option<Result<Resolved<Bytes>, CacheError>> {
         let table = match self.nodes(db, seeds, stamp).await? {
             Ok(table) => table,
             Err(err) => return Some(Err(err)),
         };
-        let Some(node) = table.node(pubkey) else {
-            return Some(Ok(None));
+        let node = match table.node(pubkey, network) {
+            Resolved::Node(node) => node,
+            Resolved::Missing => return Some(Ok(Resolved::Missing)),
+            Resolved::Ambiguous(networks) => return Some(Ok(Resolved::Ambiguous(networks))),
         };
         if encoding == Encoding::Identity {
-            return Some(Ok(Some(node)));
+            return Some(Ok(Resolved::Node(node)));
         }
         Some(
             self.body(stamp, what, encoding, async { Ok(node) })
                 .await
-                .map(Some),
+                .map(Resolved::Node),
         )
     }
 }

@@ -11,7 +11,7 @@ use crate::{
     db::version,
     domain::seeds::Seeds,
     view::{
-        self, CHUNK, ViewError,
+        self, CHUNK, Resolved, ViewError,
         model::{Pagination, nodes_body_head},
         query::{PnodeQuery, Scope},
     },
@@ -34,8 +34,10 @@ pub(crate) struct NodeTable {
     buffer: Bytes,
     /// Each node's bytes in `buffer`, by ascending id.
     slots: Vec<Slot>,
-    /// Index into `slots` by pubkey.
-    by_pubkey: HashMap<Box<str>, u32>,
+    /// Index into `slots` by pubkey, of the node on each network (most pubkeys are on one).
+    by_pubkey: HashMap<Box<str>, Vec<(u16, u32)>>,
+    /// The networks of the nodes, indexed by `by_pubkey`'s first number.
+    networks: Vec<Box<str>>,
 }
 
 impl NodeTable {
@@ -62,7 +64,8 @@ impl NodeTable {
         let ids = view::select(&txn, &PnodeQuery::default()).await?.ids;
         let mut buffer = Vec::with_capacity(ids.len() * 900);
         let mut slots = Vec::with_capacity(ids.len());
-        let mut by_pubkey = HashMap::with_capacity(ids.len());
+        let mut by_pubkey: HashMap<Box<str>, Vec<(u16, u32)>> = HashMap::with_capacity(ids.len());
+        let mut networks: Vec<Box<str>> = Vec::new();
         for chunk in ids.chunks(CHUNK) {
             for node in view::load(&txn, chunk, now, &Scope::Network).await? {
                 if !slots.is_empty() {
@@ -70,7 +73,18 @@ impl NodeTable {
                 }
                 let start = offset(buffer.len())?;
                 serde_json::to_writer(&mut buffer, &node)?;
-                by_pubkey.insert(node.pubkey.into_boxed_str(), offset(slots.len())?);
+                let network = match networks.iter().position(|n| **n == *node.network) {
+                    Some(known) => known,
+                    None => {
+                        networks.push(node.network.into_boxed_str());
+                        networks.len() - 1
+                    }
+                };
+                let network = u16::try_from(network).map_err(|_| ViewError::TooLarge)?;
+                by_pubkey
+                    .entry(node.pubkey.into_boxed_str())
+                    .or_default()
+                    .push((network, offset(slots.len())?));
                 slots.push(Slot {
                     id: node.id,
                     start,
@@ -91,6 +105,7 @@ impl NodeTable {
             buffer: Bytes::from(buffer),
             slots,
             by_pubkey,
+            networks,
         })
     }
 
@@ -101,8 +116,10 @@ impl NodeTable {
             + self.slots.len() * std::mem::size_of::<Slot>()
             + self
                 .by_pubkey
-                .keys()
-                .map(|key| key.len() + 2 * std::mem::size_of::<usize>() + 8)
+                .iter()
+                .map(|(key, nodes)| {
+                    key.len() + 5 * std::mem::size_of::<usize>() + 8 * nodes.capacity()
+                })
                 .sum::<usize>()
     }
 
@@ -117,10 +134,21 @@ impl NodeTable {
             .map(|index| &self.slots[index])
     }
 
-    /// The node with this pubkey, as JSON.
-    pub(crate) fn node(&self, pubkey: &str) -> Option<Bytes> {
-        let index = *self.by_pubkey.get(pubkey)?;
-        Some(self.slice(&self.slots[index as usize]))
+    /// The node with this pubkey (on `network`, when named), as JSON.
+    pub(crate) fn node(&self, pubkey: &str, network: Option<&str>) -> Resolved<Bytes> {
+        let nodes = self.by_pubkey.get(pubkey).map_or(&[][..], Vec::as_slice);
+        let candidates = nodes
+            .iter()
+            .map(|&(on, index)| {
+                let on = self.networks.get(usize::from(on)).map_or("", |n| &**n);
+                (on.to_owned(), index)
+            })
+            .collect();
+        match Resolved::among(candidates, network) {
+            Resolved::Node(index) => Resolved::Node(self.slice(&self.slots[index as usize])),
+            Resolved::Missing => Resolved::Missing,
+            Resolved::Ambiguous(networks) => Resolved::Ambiguous(networks),
+        }
     }
 
     /// `{"seeds":…,"globalPnodes":[…]}` with every node by id, in pieces to send one after

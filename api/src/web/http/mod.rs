@@ -85,12 +85,15 @@ impl Freshness {
 }
 
 /// A number that differs between replicas whose answers differ for the same data: their build
-/// and their configured seeds (listed by the answers), each by its name and base URL, in order.
+/// and their configured seeds (listed by the answers), each by its network, name and base URL, in
+/// order.
 /// Built from those values alone, so that it changes only when they do.
 pub(crate) fn flavor(seeds: &Seeds) -> u64 {
     let mut key = String::from(env!("CARGO_PKG_VERSION"));
     for seed in seeds.as_slice() {
         key.push('|');
+        key.push_str(seed.network.as_str());
+        key.push(':');
         key.push_str(&seed.name);
         key.push('=');
         key.push_str(&seed.base_url);

@@ -11,10 +11,14 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    domain::params::{self, InvalidParameter},
-    push::events::hub::{DropReason, EventHub, Replay, Subscription},
+    domain::{
+        network::{self, Network},
+        params::{self, InvalidParameter},
+    },
+    push::events::hub::{DropReason, EventHub, Frame, Replay, Subscription},
     web::{
         error::{ApiError, ErrorBody, Result},
+        routes::networks::RawNetworks,
         state::AppState,
     },
 };
@@ -26,7 +30,8 @@ const HEARTBEAT: &[u8] = b": heartbeat\n\n";
 
 /// The events as they are written, on any replica: `cycle` when a collection cycle closes,
 /// `node.appeared`, `node.disappeared`, `node.reachability`, `node.version`, `node.address`,
-/// `credits` when a refresh changed something. Each is `id: <n>`, `event: <kind>` and `data:`
+/// `credits` when a refresh changed something; with `network=`, those of the networks named only.
+/// Each is `id: <n>`, `event: <kind>` and `data:`
 /// the JSON of an `Event` (schema `Event`). A client reconnecting with `Last-Event-ID` is first sent what it
 /// missed, or, when that is more than `PNODE_EVENTS_REPLAY` events or older than what is kept,
 /// one `reset` event (fetch the state again). A comment line is sent every
@@ -35,6 +40,7 @@ const HEARTBEAT: &[u8] = b": heartbeat\n\n";
     tag = "events",
     operation_id = "streamEvents",
     params(
+        RawNetworks,
         ("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "The id of the last \
             event received: the events after it are sent first (browsers send it when they \
             reconnect)", minimum = 0),
@@ -44,9 +50,9 @@ const HEARTBEAT: &[u8] = b": heartbeat\n\n";
             then frames of `id`, `event` (the `kind`, or `reset`) and one `data` line holding an \
             `Event` (`#/components/schemas/Event`) as JSON, and `: heartbeat` comment lines",
             content((EventFrame = "text/event-stream",
-                example = json!({"id": "42", "event": "node.reachability", "data": "{\"id\":42,\"at\":\"2025-12-06T21:49:20.120Z\",\"kind\":\"node.reachability\",\"pubkey\":\"7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR\",\"reachable\":false}"}))),
+                example = json!({"id": "42", "event": "node.reachability", "data": "{\"id\":42,\"at\":\"2025-12-06T21:49:20.120Z\",\"network\":\"mainnet\",\"kind\":\"node.reachability\",\"pubkey\":\"7T4zPNNDAT7rwkQ6Rf2QyMvLwowQ4KDSxKRXF9qEtYvR\",\"reachable\":false}"}))),
             headers(("Cache-Control" = String, description = "`no-cache`"))),
-        (status = 400, description = "`Last-Event-ID` is not an event id", body = ErrorBody),
+        (status = 400, description = "`Last-Event-ID` is not an event id, or `network` names a network this service does not know", body = ErrorBody),
         (status = 503, description = "`PNODE_EVENTS_MAX_CLIENTS` streams are open (code \
             `too_many_streams`), or the database is unavailable; retry later", body = ErrorBody),
     )
@@ -57,8 +63,10 @@ const HEARTBEAT: &[u8] = b": heartbeat\n\n";
 pub(crate) async fn stream_events(
     req: HttpRequest,
     state: web::Data<AppState>,
+    networks: web::Query<RawNetworks>,
 ) -> Result<HttpResponse> {
     let last = last_event_id(&req)?;
+    let networks: Option<Arc<[Network]>> = networks.selected(&state)?.map(Arc::from);
     let hub = Arc::clone(&state.events);
     if !hub.started(std::time::Duration::from_secs(5)).await {
         return Err(ApiError::Unavailable(
@@ -85,9 +93,13 @@ pub(crate) async fn stream_events(
             (vec![frame], seen)
         }
     };
+    let wanted = {
+        let networks = networks.clone();
+        move |frame: &Frame| wanted(networks.as_deref(), frame)
+    };
     let head = stream::iter(
         std::iter::once(Bytes::from_static(RETRY))
-            .chain(first.into_iter().map(|frame| frame.bytes))
+            .chain(first.into_iter().filter(wanted).map(|frame| frame.bytes))
             .map(Ok::<_, ApiError>),
     );
     Ok(HttpResponse::Ok()
@@ -96,7 +108,15 @@ pub(crate) async fn stream_events(
         // Not compressed (a compressor would hold events back) and not buffered by proxies.
         .insert_header((header::CONTENT_ENCODING, "identity"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(head.chain(live(hub, subscription, seen))))
+        .streaming(head.chain(live(hub, subscription, seen, networks))))
+}
+
+/// Whether a stream of `networks` (`None`: all) is sent `frame`: a `reset` always is.
+fn wanted(networks: Option<&[Network]>, frame: &Frame) -> bool {
+    frame
+        .network
+        .as_deref()
+        .is_none_or(|network| network::selected(networks, network))
 }
 
 /// `Last-Event-ID`, if sent: a non-negative integer.
@@ -129,14 +149,17 @@ struct Live {
     subscription: Subscription,
     seen: i64,
     heartbeat: tokio::time::Interval,
+    /// The networks whose events it is sent (`None`: all).
+    networks: Option<Arc<[Network]>>,
 }
 
-/// The frames after `seen` as the hub broadcasts them, with heartbeats between; ends when the
-/// client falls too far behind or the hub closes.
+/// The frames after `seen` of `networks` as the hub broadcasts them, with heartbeats between;
+/// ends when the client falls too far behind or the hub closes.
 fn live(
     hub: Arc<EventHub>,
     subscription: Subscription,
     seen: i64,
+    networks: Option<Arc<[Network]>>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, ApiError>> {
     let period = hub.settings().heartbeat;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -146,12 +169,17 @@ fn live(
         subscription,
         seen,
         heartbeat,
+        networks,
     };
     stream::unfold(state, |mut state| async move {
         loop {
             let next = tokio::select! {
                 received = state.subscription.receiver.recv() => match received {
                     Ok(frame) if frame.id <= state.seen => continue,
+                    Ok(frame) if !wanted(state.networks.as_deref(), &frame) => {
+                        state.seen = frame.id;
+                        continue;
+                    }
                     Ok(frame) => {
                         state.seen = frame.id;
                         state.heartbeat.reset();

@@ -4,18 +4,16 @@ use actix_web::{HttpRequest, HttpResponse, get, web, web::Bytes};
 use chrono::Utc;
 
 use crate::{
-    domain::params,
     history::{
         self,
         model::NodeHistory,
         window::{RawWindow, Window},
     },
-    view::ViewError,
     web::{
         answer::{Answer, Validity},
         error::{ErrorBody, Result},
         export::{self, Format, RawFormat},
-        routes::pnodes::checked_pubkey,
+        routes::{networks::RawNetwork, pnodes::checked_pubkey},
         state::AppState,
     },
 };
@@ -30,6 +28,7 @@ use crate::{
     params(
         ("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"),
         RawWindow,
+        RawNetwork,
         RawFormat,
     ),
     responses(
@@ -42,7 +41,8 @@ use crate::{
             )),
         (status = 304, description = "`If-None-Match` names the current answer"),
         (status = 400, description = "`from`, `to` or `points` has a bad value; the message names it", body = ErrorBody),
-        (status = 404, description = "No node has this pubkey", body = ErrorBody),
+        (status = 404, description = "No node has this pubkey (on that network)", body = ErrorBody),
+        (status = 409, description = "The pubkey is a node on several networks and `network` names none: `networks` lists them", body = ErrorBody),
     )
 )]
 #[get(
@@ -54,25 +54,24 @@ pub(crate) async fn node_history(
     state: web::Data<AppState>,
     pubkey: web::Path<String>,
     raw: web::Query<RawWindow>,
+    network: web::Query<RawNetwork>,
     format: web::Query<RawFormat>,
 ) -> Result<HttpResponse> {
     let pubkey = checked_pubkey(pubkey.into_inner())?;
+    let network = network.named(&state)?;
+    let network = network.as_ref().map(|network| network.as_str());
     let window = Window::parse(raw.into_inner(), Utc::now(), state.node_history_limit)?;
     let format = format.negotiate(&req)?;
     let answer = Answer::json(format!(
-        "/api/pnodes/{pubkey}/history?{}",
+        "/api/pnodes/{pubkey}/history?network={network:?}&{}",
         window.canonical()
     ))
     .valid(Validity::of_window(window.fixed))
     .of_something_that_may_not_exist()
     .in_format(format, "pnode-history.csv");
     let body = async {
-        let Some(history) = history::node_history(state.db.conn(), &pubkey, &window).await? else {
-            return Err(ViewError::NotFound(format!(
-                "no pnode has pubkey {}",
-                params::excerpt(&pubkey)
-            )));
-        };
+        let found = history::node_history(state.db.conn(), &pubkey, network, &window).await?;
+        let history = found.found(&pubkey)?;
         match format {
             Format::Json => Ok(Bytes::from(serde_json::to_vec(&history)?)),
             Format::Csv => {

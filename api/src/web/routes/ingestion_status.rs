@@ -6,7 +6,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    domain::params::{self, InvalidParameter},
+    domain::{
+        network,
+        params::{self, InvalidParameter},
+    },
     history::status::{IngestionStatus, status},
     web::{
         answer::{Answer, Validity},
@@ -30,10 +33,19 @@ pub(crate) struct StatusQuery {
         pattern = r"^(global|https?://[^\u0000-\u001F\u007F-\u009F]+)?$"
     )]
     pub seed_base_url: Option<String>,
+    /// Only these networks: one name or a comma list (default: every network). A name this
+    /// service does not know is a 400.
+    #[param(
+        example = "mainnet",
+        max_length = 200,
+        pattern = r"^[a-z][a-z0-9-]{0,31}( *, *[a-z][a-z0-9-]{0,31})*$"
+    )]
+    pub network: Option<String>,
 }
 
-/// Counts from the newest finished collection run, and whether one is running now. An unknown
-/// seed gets zeros.
+/// Counts from each network's newest finished collection run (added up over the networks asked
+/// for, each network's own under `networks`), and whether one is running now. An unknown seed
+/// gets zeros.
 #[utoipa::path(
     tag = "collector",
     operation_id = "getIngestionStatus",
@@ -42,7 +54,7 @@ pub(crate) struct StatusQuery {
         (status = 200, description = "The newest run's figures", body = IngestionStatus,
             headers(("ETag" = String, description = "Strong validator of this answer"))),
         (status = 304, description = "`If-None-Match` names the current answer"),
-        (status = 400, description = "`seedBaseUrl` is neither `global` nor an http(s) URL", body = ErrorBody),
+        (status = 400, description = "`seedBaseUrl` is neither `global` nor an http(s) URL, or `network` names a network this service does not know", body = ErrorBody),
     )
 )]
 #[get(
@@ -54,10 +66,12 @@ pub(crate) async fn ingestion_status(
     state: web::Data<AppState>,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse> {
+    let query = query.into_inner();
+    let networks = network::selection(query.network.as_deref(), &state.networks)?
+        .unwrap_or_else(|| state.networks.clone());
     // Control characters are refused before the spaces around the value are trimmed: a tab is
     // a bad value, not an empty one.
     let raw = query
-        .into_inner()
         .seed_base_url
         .map(|raw| params::text("seedBaseUrl", raw))
         .transpose()?;
@@ -78,10 +92,10 @@ pub(crate) async fn ingestion_status(
             .into());
         }
     };
-    let what = format!("/api/ingestion-status?seedBaseUrl={seed:?}");
+    let what = format!("/api/ingestion-status?seedBaseUrl={seed:?}&network={networks:?}");
     let stale_before = Utc::now() - state.cycle_stale_after;
     let answer = async {
-        let figures = status(state.db.conn(), seed.as_deref(), stale_before).await?;
+        let figures = status(state.db.conn(), seed.as_deref(), &networks, stale_before).await?;
         Ok(Bytes::from(serde_json::to_vec(&figures)?))
     };
     // `isRunning` turns false for a cycle unfinished too long: it moves with the clock.

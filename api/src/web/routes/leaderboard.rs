@@ -20,7 +20,7 @@ use crate::{
     responses(
         (status = 200, description = "The ranked nodes", body = Leaderboard),
         (status = 304, description = "`If-None-Match` names the current answer"),
-        (status = 400, description = "`metric` or `limit` has a bad value; the message names it", body = ErrorBody),
+        (status = 400, description = "`metric`, `limit` or `network` has a bad value; the message names it", body = ErrorBody),
     )
 )]
 #[get(
@@ -32,7 +32,7 @@ pub(crate) async fn ranked(
     state: web::Data<AppState>,
     raw: web::Query<RawLeaderboardQuery>,
 ) -> Result<HttpResponse> {
-    let query = LeaderboardQuery::try_from(raw.into_inner())?;
+    let query = LeaderboardQuery::parse(raw.into_inner(), &state.networks)?;
     let what = format!("/api/leaderboard?{}", query.canonical());
     let answer = async {
         let ranked = rank(state.db.conn(), query).await?;

@@ -10,6 +10,7 @@ pub(crate) mod leaderboard;
 pub mod memory;
 pub(crate) mod metrics;
 pub(crate) mod network;
+pub(crate) mod networks;
 pub(crate) mod pnodes;
 pub(crate) mod ready;
 pub(crate) mod seeds;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(history::node_history)
         .service(network::summary)
         .service(network::cycles)
+        .service(networks::list)
         .service(seeds::list)
         .service(seeds::pnodes)
         .service(ingestion_status::ingestion_status)

@@ -14,6 +14,7 @@ use crate::{
     web::{
         answer::{Answer, Validity},
         error::{ErrorBody, Result},
+        routes::networks::RawNetworks,
         state::AppState,
     },
 };
@@ -25,22 +26,30 @@ use crate::{
 #[utoipa::path(
     tag = "network",
     operation_id = "getNetwork",
+    params(RawNetworks),
     responses(
-        (status = 200, description = "The network now", body = NetworkSummary),
+        (status = 200, description = "The networks now, together and each under `networks`", body = NetworkSummary),
         (status = 304, description = "`If-None-Match` names the current answer"),
+        (status = 400, description = "`network` names a network this service does not know", body = ErrorBody),
     )
 )]
 #[get(
     "/api/network",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub(crate) async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub(crate) async fn summary(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    networks: web::Query<RawNetworks>,
+) -> Result<HttpResponse> {
+    let networks = networks.or_all(&state)?;
+    let what = format!("/api/network?network={networks:?}");
     let answer = async {
-        let summary = history::network_summary(state.db.conn(), Utc::now()).await?;
+        let summary = history::network_summary(state.db.conn(), &networks, Utc::now()).await?;
         Ok(Bytes::from(serde_json::to_vec(&summary)?))
     };
     // "The last 24 hours" moves with the clock.
-    Answer::json("/api/network")
+    Answer::json(what)
         .valid(Validity::DataAndClock)
         .serve(&req, &state, answer)
         .await
@@ -52,12 +61,12 @@ pub(crate) async fn summary(req: HttpRequest, state: web::Data<AppState>) -> Res
 #[utoipa::path(
     tag = "network",
     operation_id = "getNetworkHistory",
-    params(RawWindow),
+    params(RawWindow, RawNetworks),
     responses(
         (status = 200, description = "The cycles by bucket; with both `from` and `to` given it is \
             validated by `ETag` and cached per data version", body = NetworkHistory),
         (status = 304, description = "`If-None-Match` names the current answer"),
-        (status = 400, description = "`from`, `to` or `points` has a bad value; the message names it", body = ErrorBody),
+        (status = 400, description = "`from`, `to`, `points` or `network` has a bad value; the message names it", body = ErrorBody),
     )
 )]
 #[get(
@@ -68,11 +77,16 @@ pub(crate) async fn cycles(
     req: HttpRequest,
     state: web::Data<AppState>,
     raw: web::Query<RawWindow>,
+    networks: web::Query<RawNetworks>,
 ) -> Result<HttpResponse> {
     let window = Window::parse(raw.into_inner(), Utc::now(), state.network_history_limit)?;
-    let what = format!("/api/network/history?{}", window.canonical());
+    let networks = networks.or_all(&state)?;
+    let what = format!(
+        "/api/network/history?network={networks:?}&{}",
+        window.canonical()
+    );
     let answer = async {
-        let cycles = history::network_history(state.db.conn(), &window).await?;
+        let cycles = history::network_history(state.db.conn(), &networks, &window).await?;
         Ok(Bytes::from(serde_json::to_vec(&cycles)?))
     };
     Answer::json(what)

@@ -17,6 +17,7 @@ use crate::{
         },
         error::{ApiError, ErrorBody, Result},
         export::RawFormat,
+        routes::networks::RawNetwork,
         state::AppState,
     },
 };
@@ -73,22 +74,27 @@ pub(crate) async fn list(
     raw: web::Query<RawPnodeQuery>,
     format: web::Query<RawFormat>,
 ) -> Result<HttpResponse> {
-    let query = PnodeQuery::try_from(raw.into_inner())?;
+    let query = PnodeQuery::parse(raw.into_inner(), &state.networks)?;
     let answer = Answer::json(format!("/api/pnodes?{}", query.canonical()))
         .in_format(format.negotiate(&req)?, "pnodes.csv");
     pnodes::respond(&req, &state, answer, Source::Query(query), None).await
 }
 
-/// One node, by pubkey.
+/// One node, by pubkey (and network, when the pubkey is a node on several).
 #[utoipa::path(
     tag = "pnodes",
     operation_id = "getPnode",
-    params(("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")),
+    params(
+        ("pubkey" = String, Path, description = "The node's pubkey (base58)", max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"),
+        RawNetwork,
+    ),
     responses(
         (status = 200, description = "The node", body = GlobalPnode,
             headers(("ETag" = String, description = "Strong validator of this answer"))),
         (status = 304, description = "`If-None-Match` names the current answer"),
-        (status = 404, description = "No node has this pubkey", body = ErrorBody),
+        (status = 400, description = "`network` names no network this service knows", body = ErrorBody),
+        (status = 404, description = "No node has this pubkey (on that network)", body = ErrorBody),
+        (status = 409, description = "The pubkey is a node on several networks and `network` names none: `networks` lists them", body = ErrorBody),
     )
 )]
 #[get(
@@ -99,9 +105,9 @@ pub(crate) async fn one(
     req: HttpRequest,
     state: web::Data<AppState>,
     pubkey: web::Path<String>,
+    network: web::Query<RawNetwork>,
 ) -> Result<HttpResponse> {
     let pubkey = checked_pubkey(pubkey.into_inner())?;
-    pnodes::respond_one(&req, &state, &pubkey)
-        .await?
-        .ok_or_else(|| no_such_pnode(&pubkey))
+    let network = network.named(&state)?;
+    pnodes::respond_one(&req, &state, &pubkey, network.as_ref()).await
 }

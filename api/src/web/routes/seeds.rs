@@ -17,6 +17,7 @@ use crate::{
             pnodes::{self as answers, Source},
         },
         error::{ApiError, ErrorBody, Result},
+        routes::networks::RawNetworks,
         state::AppState,
     },
 };
@@ -26,21 +27,29 @@ use crate::{
 #[utoipa::path(
     tag = "seeds",
     operation_id = "listSeeds",
+    params(RawNetworks),
     responses(
-        (status = 200, description = "The seeds", body = SeedsBody),
+        (status = 200, description = "The seeds (of the networks named)", body = SeedsBody),
         (status = 304, description = "`If-None-Match` names the current answer"),
+        (status = 400, description = "`network` names a network this service does not know", body = ErrorBody),
     )
 )]
 #[get(
     "/api/seeds",
     wrap = "actix_web::middleware::from_fn(crate::web::outage::fail_fast)"
 )]
-pub(crate) async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub(crate) async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    networks: web::Query<RawNetworks>,
+) -> Result<HttpResponse> {
+    let networks = networks.selected(&state)?;
+    let what = format!("/api/seeds?network={networks:?}");
     let answer = async {
-        let seeds = seeds::seed_list(state.db.conn(), &state.seeds).await?;
+        let seeds = seeds::seed_list(state.db.conn(), &state.seeds, networks.as_deref()).await?;
         Ok(Bytes::from(serde_json::to_vec(&seeds)?))
     };
-    Answer::json("/api/seeds").serve(&req, &state, answer).await
+    Answer::json(what).serve(&req, &state, answer).await
 }
 
 /// The nodes one seed reported in its newest answer, as it reported them (address, version,
@@ -72,7 +81,7 @@ pub(crate) async fn pnodes(
     id: web::Path<String>,
     raw: web::Query<RawPnodeQuery>,
 ) -> Result<HttpResponse> {
-    let mut query = PnodeQuery::try_from(raw.into_inner())?;
+    let mut query = PnodeQuery::parse(raw.into_inner(), &state.networks)?;
     let db = state.db.conn();
     let listed = view::seeds(db, &state.seeds).await?;
     let id = decoded(&id.into_inner())?;
